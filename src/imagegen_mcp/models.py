@@ -1,0 +1,124 @@
+"""The typed shapes at the edges: requests in, results out.
+
+These pydantic models are the contract of DESIGN.md. Each tool's ``outputSchema`` is generated
+from one of the result models here, and the CLI's ``--json`` output is the same model dumped, so
+the two can never disagree.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ImageSize = Literal["low", "medium", "high"]
+ReturnImage = Literal["preview", "none"]
+Surface = Literal["auto", "images", "chat"]
+AspectRatio = Literal[
+    "1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9", "9:21",
+    "1:2", "2:1", "1:4", "4:1", "1:8", "8:1", "9:19.5", "19.5:9", "9:20", "20:9",
+]  # fmt: skip
+
+MAX_IMAGES_PER_CALL = 4
+
+
+class Hint(BaseModel):
+    """One prompt-lint finding as it appears in a result (the full model lives in ``lint``)."""
+
+    rule: str
+    severity: Literal["error", "warning", "info"]
+    message: str
+    fix: str
+    span: tuple[int, int] | None = None
+
+
+class GenerateOptions(BaseModel):
+    """Generation options shared by ``generate_image``, the CLI and queued jobs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str = Field(min_length=1, max_length=32000)
+    model: str | None = Field(default=None, min_length=3, max_length=200)
+    image_size: ImageSize | None = None
+    aspect_ratio: AspectRatio | None = None
+    n: int = Field(default=1, ge=1, le=MAX_IMAGES_PER_CALL)
+    surface: Surface = "auto"
+    provider: Literal["openrouter", "placeholder"] | None = None
+
+
+class GenerateRequest(GenerateOptions):
+    """One validated request for the pipeline: the options plus where the files go."""
+
+    out: str | None = Field(default=None, max_length=1024)
+    overwrite: bool = False
+
+
+class ResolvedRequest(BaseModel):
+    """What the pipeline would send, after defaults are applied (returned by ``dry_run``)."""
+
+    prompt: str
+    model: str
+    provider: str
+    image_size: ImageSize | None
+    aspect_ratio: AspectRatio | None
+    n: int
+    surface: Surface
+    out_dir: str
+    out: str | None
+    overwrite: bool
+
+
+class SavedImage(BaseModel):
+    """A full-size file on disk: the provider's bytes, unchanged."""
+
+    path: str = Field(description="Absolute path of the saved file")
+    uri: str = Field(description="imagegen://images/{id}: readable with resources/read")
+    mime_type: str
+    width: int
+    height: int
+    bytes: int
+    sha256: str
+
+
+class GenerateResult(BaseModel):
+    """``structured_content`` of ``generate_image`` and ``imagegen-mcp generate --json``."""
+
+    images: list[SavedImage] = Field(default_factory=list)
+    model: str
+    provider: str
+    generation_id: str | None = None
+    cost_usd: float | None = Field(default=None, description="USD charged, as reported by the provider")
+    elapsed_s: float
+    hints: list[Hint] = Field(default_factory=list)
+    text: str | None = Field(default=None, description="Any text the model returned with the image")
+    dry_run: bool = False
+    request: ResolvedRequest | None = Field(default=None, description="The resolved request (dry runs)")
+
+
+class PreflightCheck(BaseModel):
+    name: str
+    ok: bool
+    detail: str
+    fix: str | None = None
+
+
+class PreflightReport(BaseModel):
+    """``structured_content`` of ``preflight``: a report, not an error, when ``ok`` is false."""
+
+    ok: bool
+    checks: list[PreflightCheck]
+    provider: str
+    model: str
+    output_dir: str
+    queue_dir: str
+
+    def summary(self) -> str:
+        failed = [c.name for c in self.checks if not c.ok]
+        if not failed:
+            return f"ready: {len(self.checks)} checks passed (provider {self.provider}, model {self.model})"
+        return f"not ready: {', '.join(failed)} failed — see each check's fix"
+
+
+def dump(model: BaseModel) -> dict[str, Any]:
+    """The JSON form used for structured content, receipts and ``--json``."""
+    return model.model_dump(mode="json")

@@ -1,0 +1,226 @@
+"""The one generate path: lint → rails → provider → image store → result.
+
+The ``generate_image`` tool, the CLI and the queue worker all call :func:`generate`; none of them
+re-implements a step. Everything the pipeline needs lives in :class:`Services`, built once per
+process (the server's lifespan, or the CLI's ``async with``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio
+import anyio.to_thread
+
+from . import images
+from .config import Settings
+from .errors import RequestError, first_error
+from .models import GenerateRequest, GenerateResult, Hint, ResolvedRequest, SavedImage
+from .providers.base import Provider, ProviderRequest, ProviderResult
+
+ProgressFn = Callable[[float, float | None, str], Awaitable[None]]
+
+# Lint rules that refuse a request even outside strict mode: the request cannot be what the user meant.
+BLOCKING_RULES = frozenset({"empty-prompt", "edit-needs-baseline"})
+
+
+@dataclass(frozen=True)
+class LintOptions:
+    clarify_hints: bool = True
+    strict_clarify: bool = False
+    allow_no_baseline_on_edit_intent: bool = False
+
+
+@dataclass
+class Services:
+    """The process-wide things a generation needs. No module-level singletons."""
+
+    settings: Settings
+    providers: dict[str, Provider]
+    extras: dict[str, object] = field(default_factory=dict)
+
+    def provider(self, name: str | None) -> Provider:
+        chosen = name or self.settings.provider
+        try:
+            return self.providers[chosen]
+        except KeyError:
+            raise RequestError(
+                f"provider {chosen!r} is not available", f"use one of: {', '.join(sorted(self.providers))}"
+            ) from None
+
+
+@asynccontextmanager
+async def open_services(settings: Settings) -> AsyncIterator[Services]:
+    """Build the HTTP client and providers once; close them on exit."""
+    import httpx2
+
+    from .providers.openrouter import OpenRouterProvider
+    from .providers.placeholder import PlaceholderProvider
+
+    timeout = httpx2.Timeout(connect=15.0, read=settings.request_timeout_s, write=60.0, pool=30.0)
+    limits = httpx2.Limits(max_connections=32, max_keepalive_connections=8)
+    async with httpx2.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False) as http:
+        openrouter = OpenRouterProvider(
+            http,
+            api_key=settings.api_key,
+            base_url=settings.base_url,
+            app_url=settings.app_url,
+            app_title=settings.app_title,
+            max_attempts=settings.max_attempts,
+            retry_budget_s=settings.retry_budget_s,
+            backoff_s=settings.retry_backoff_s,
+        )
+        yield Services(settings, {"openrouter": openrouter, "placeholder": PlaceholderProvider()})
+
+
+def resolve(settings: Settings, request: GenerateRequest) -> ResolvedRequest:
+    """Apply defaults and check ``out`` before anything is sent or written."""
+    provider = request.provider or settings.provider
+    model = "placeholder" if provider == "placeholder" else (request.model or settings.model)
+    if request.out:
+        images.contained(settings.output_dir.resolve(), request.out)  # raises OutPathError
+    return ResolvedRequest(
+        prompt=request.prompt,
+        model=model,
+        provider=provider,
+        image_size=request.image_size,
+        aspect_ratio=request.aspect_ratio,
+        n=request.n,
+        surface=request.surface,
+        out_dir=str(settings.output_dir),
+        out=request.out,
+        overwrite=request.overwrite,
+    )
+
+
+def lint_hints(resolved: ResolvedRequest, options: LintOptions, *, has_baseline: bool = False) -> list[Hint]:
+    """Run the linter; raise :class:`RequestError` when the request must not be sent."""
+    from .lint import LintContext, lint
+
+    report = lint(
+        resolved.prompt,
+        LintContext(
+            model=resolved.model,
+            provider=resolved.provider,
+            aspect_ratio=resolved.aspect_ratio,
+            has_baseline=has_baseline,
+            count=resolved.n,
+        ),
+    )
+    effective = report.strict() if options.strict_clarify else report
+    blocking = [h for h in effective.hints if h.severity == "error" and (options.strict_clarify or h.rule in BLOCKING_RULES)]
+    if options.allow_no_baseline_on_edit_intent:
+        blocking = [h for h in blocking if h.rule != "edit-needs-baseline"]
+    if blocking:
+        listed = "; ".join(f"[{h.rule}] {h.message} Fix: {h.fix}" for h in blocking)
+        fix = "rewrite the prompt as each fix says"
+        if any(h.rule == "edit-needs-baseline" for h in blocking):
+            fix += " (or pass allow_no_baseline_on_edit_intent=true to generate from scratch)"
+        if options.strict_clarify:
+            fix += ", or call without strict_clarify"
+        raise RequestError(f"the prompt was not sent (nothing was charged): {listed}", fix, code="prompt_refused")
+    if not options.clarify_hints:
+        return []
+    return [Hint(rule=h.rule, severity=h.severity, message=h.message, fix=h.fix, span=h.span) for h in effective.hints]
+
+
+async def generate(
+    services: Services,
+    request: GenerateRequest,
+    *,
+    dry_run: bool = False,
+    lint_options: LintOptions = LintOptions(),
+    progress: ProgressFn | None = None,
+) -> GenerateResult:
+    """Turn one validated request into saved images and a result record."""
+    started = time.monotonic()
+    settings = services.settings
+    resolved = resolve(settings, request)
+    hints = lint_hints(resolved, lint_options)
+    provider = services.provider(resolved.provider)
+    if dry_run:
+        return GenerateResult(
+            model=resolved.model,
+            provider=resolved.provider,
+            elapsed_s=round(time.monotonic() - started, 3),
+            hints=hints,
+            dry_run=True,
+            request=resolved,
+        )
+    provider_request = ProviderRequest(
+        prompt=resolved.prompt,
+        model=resolved.model,
+        image_size=resolved.image_size,
+        aspect_ratio=resolved.aspect_ratio,
+        n=resolved.n,
+        surface=resolved.surface,
+    )
+    outcome = await _with_heartbeat(provider.generate(provider_request), progress, settings.progress_interval_s, resolved.model)
+    if progress is not None:
+        await progress(time.monotonic() - started, None, "saving images")
+    saved = await anyio.to_thread.run_sync(save_all, settings.output_dir, outcome, resolved)
+    return GenerateResult(
+        images=saved,
+        model=outcome.model,
+        provider=outcome.provider,
+        generation_id=outcome.generation_id,
+        cost_usd=outcome.cost_usd,
+        elapsed_s=round(time.monotonic() - started, 3),
+        hints=hints,
+        text=outcome.text,
+    )
+
+
+async def _with_heartbeat(
+    work: Awaitable[ProviderResult], progress: ProgressFn | None, interval: float, model: str
+) -> ProviderResult:
+    """Await ``work`` while reporting progress every ``interval`` seconds (hosts cancel silent calls)."""
+    if progress is None:
+        return await work
+    report = progress
+    started = time.monotonic()
+
+    async def beat() -> None:
+        await report(0.0, None, f"sent to {model}")
+        while True:
+            await anyio.sleep(interval)
+            elapsed = time.monotonic() - started
+            await report(elapsed, None, f"waiting for {model} ({elapsed:.0f} s)")
+
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(beat)
+            try:
+                return await work
+            finally:
+                tg.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        raise first_error(group) from None
+
+
+def save_all(output_dir: Path, outcome: ProviderResult, resolved: ResolvedRequest) -> list[SavedImage]:
+    """Write every image atomically under the output directory (runs in a worker thread)."""
+    saved: list[SavedImage] = []
+    root = output_dir.resolve()
+    for i, image in enumerate(outcome.images):
+        facts = images.inspect(image.data)
+        target = images.resolve_target(root, resolved.out, images.default_stem(resolved.prompt), facts.mime_type)
+        if i and resolved.out and not resolved.out.endswith("/"):
+            target = target.with_name(f"{target.stem}-{i + 1}{target.suffix}")
+        final = images.save_atomic(target, image.data, overwrite=resolved.overwrite)
+        saved.append(
+            SavedImage(
+                path=str(final),
+                uri=images.image_uri(root, final),
+                mime_type=facts.mime_type,
+                width=facts.width,
+                height=facts.height,
+                bytes=facts.size,
+                sha256=facts.sha256,
+            )
+        )
+    return saved

@@ -1,0 +1,102 @@
+"""The offline provider: an honest "PLACEHOLDER" image at the requested shape, showing the prompt.
+
+It needs no key and no network, is deterministic for a given request, and says what it is in the
+pixels as well as in the result (provider ``placeholder``, cost 0). The demo, users without a key,
+and tests of the layers above the provider use it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import textwrap
+
+import anyio.to_thread
+
+from ..models import AspectRatio, ImageSize, PreflightCheck
+from .base import Capabilities, ProviderImage, ProviderRequest, ProviderResult
+
+# Long edge in pixels for each image_size; small enough to be instant, big enough to read.
+LONG_EDGE = {"low": 512, "medium": 1024, "high": 2048}
+
+
+def dimensions(aspect_ratio: AspectRatio | None, image_size: ImageSize | None) -> tuple[int, int]:
+    """Pixel size for a ratio such as ``16:9`` with the long edge set by ``image_size``."""
+    long_edge = LONG_EDGE[image_size or "medium"]
+    w_ratio, h_ratio = (float(x) for x in (aspect_ratio or "1:1").split(":"))
+    if w_ratio >= h_ratio:
+        return long_edge, max(1, round(long_edge * h_ratio / w_ratio))
+    return max(1, round(long_edge * w_ratio / h_ratio)), long_edge
+
+
+def draw(prompt: str, width: int, height: int, index: int = 0) -> bytes:
+    """A PNG: a calm colour from the prompt's hash, a frame, the word PLACEHOLDER and the prompt."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    digest = hashlib.sha256(f"{prompt}\x00{index}".encode()).digest()
+    background = (64 + digest[0] // 3, 64 + digest[1] // 3, 64 + digest[2] // 3)
+    im = Image.new("RGB", (width, height), background)
+    d = ImageDraw.Draw(im)
+    edge = max(2, min(width, height) // 64)
+    d.rectangle((edge, edge, width - edge - 1, height - edge - 1), outline=(235, 235, 235), width=edge)
+    d.line((edge, edge, width - edge, height - edge), fill=(200, 200, 200), width=max(1, edge // 2))
+    d.line((edge, height - edge, width - edge, edge), fill=(200, 200, 200), width=max(1, edge // 2))
+    title_size = max(10, min(width, height) // 10)
+    body_size = max(8, min(width, height) // 28)
+    title = ImageFont.load_default(size=title_size)
+    body = ImageFont.load_default(size=body_size)
+    label = "PLACEHOLDER"
+    box = d.textbbox((0, 0), label, font=title)
+    x, y = (width - (box[2] - box[0])) // 2, height // 2 - (box[3] - box[1]) - body_size
+    d.rectangle((x - 8, y - 4, x + box[2] - box[0] + 8, y + box[3] - box[1] + 12), fill=(20, 20, 20))
+    d.text((x, y), label, font=title, fill=(255, 255, 255))
+    chars = max(12, int(width / (body_size * 0.55)) - 4)
+    lines = textwrap.wrap(prompt, width=chars)[:4]
+    ty = height // 2 + body_size // 2
+    for line in lines:
+        lb = d.textbbox((0, 0), line, font=body)
+        lx = (width - (lb[2] - lb[0])) // 2
+        d.rectangle((lx - 4, ty - 2, lx + lb[2] - lb[0] + 4, ty + body_size + 4), fill=(20, 20, 20))
+        d.text((lx, ty), line, font=body, fill=(240, 240, 240))
+        ty += int(body_size * 1.35)
+    footer = f"{width}x{height} · no provider was called · cost $0"
+    d.text((edge * 3, height - edge * 3 - body_size), footer, font=body, fill=(240, 240, 240))
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    return buf.getvalue()
+
+
+class PlaceholderProvider:
+    """Draws locally; never touches the network."""
+
+    capabilities = Capabilities(
+        name="placeholder",
+        offline=True,
+        needs_key=False,
+        max_images=4,
+        notes="draws a labelled placeholder locally; no key, no network, no cost",
+    )
+
+    async def generate(self, request: ProviderRequest) -> ProviderResult:
+        width, height = dimensions(request.aspect_ratio, request.image_size)
+        images = []
+        for i in range(request.n):
+            png = await anyio.to_thread.run_sync(draw, request.prompt, width, height, i)
+            images.append(ProviderImage(png, "image/png"))
+        return ProviderResult(
+            images=images,
+            model="placeholder",
+            provider="placeholder",
+            generation_id=None,
+            cost_usd=0.0,
+            surface="local",
+        )
+
+    async def check(self, model: str) -> list[PreflightCheck]:
+        return [
+            PreflightCheck(
+                name="provider",
+                ok=True,
+                detail="placeholder provider: offline, draws labelled placeholder images, costs nothing",
+            )
+        ]

@@ -1,0 +1,265 @@
+"""The MCP surface: tools and resources, kept thin over the pipeline.
+
+Every tool turns project errors into ``ToolError`` (``isError: true``, the message and the fix)
+and never lets a traceback or a secret through. Services (HTTP client, providers) are built once
+in the lifespan and reached through the tool's ``Context``.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import anyio.to_thread
+from mcp.server.lowlevel.helper_types import ReadResourceContents
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp.types import (
+    Annotations,
+    CallToolResult,
+    ContentBlock,
+    ImageContent,
+    ResourceLink,
+    TextContent,
+    ToolAnnotations,
+)
+from pydantic import Field
+
+from . import __version__, images
+from .config import Settings
+from .errors import ImagegenError, redact
+from .models import (
+    AspectRatio,
+    GenerateRequest,
+    GenerateResult,
+    ImageSize,
+    PreflightReport,
+    ReturnImage,
+    Surface,
+    dump,
+)
+from .pipeline import LintOptions, Services, generate, open_services
+from .preflight import run_preflight
+
+log = logging.getLogger("imagegen_mcp")
+
+INSTRUCTIONS = """\
+Make images with generate_image (one call, waits for the provider, returns a small preview you can
+see plus the absolute path of each full-size file). Call preflight first if anything fails: it says
+what is missing and how to fix it. Generating costs money (cost_usd is in every result); dry_run=true
+checks a request and shows prompt hints without generating. Prompt hints (hints[]) say how to make a
+prompt clearer; follow their fixes before retrying a disappointing result."""
+
+GENERATE_DESCRIPTION = """\
+Generate images from a prompt, save the full-size files, and return a small preview.
+
+The result has a one-line summary with each absolute file path, a preview image (long edge <= 1024
+px), a resource link per saved file, and structured content with paths, sizes, model, generation id,
+cost in USD, elapsed time and prompt hints. Costs money unless dry_run=true or provider=placeholder.
+Data sent to the provider: the prompt and the generation options, nothing else."""
+
+PREFLIGHT_DESCRIPTION = """\
+Check that images can be generated: API key present and valid (with its remaining limit), default
+model exists and outputs images, output and queue directories writable, image codecs available.
+Every failing check has a copy-paste fix; a failing report is a normal result with ok=false."""
+
+Ctx = Context[Services, Any]
+
+
+class ImagegenServer(MCPServer[Services]):
+    """``MCPServer`` whose image resources carry each file's real MIME type."""
+
+    async def read_resource(self, uri: Any, context: Any = None) -> Any:
+        contents = await super().read_resource(uri, context)
+        if not str(uri).startswith("imagegen://images/") or not isinstance(contents, Iterable):
+            return contents
+        fixed = []
+        for item in contents:
+            mime = images.sniff(item.content) if isinstance(item.content, bytes) else item.mime_type
+            fixed.append(ReadResourceContents(content=item.content, mime_type=mime, meta=item.meta))
+        return fixed
+
+
+def build_server(settings: Settings | None = None) -> ImagegenServer:
+    """The server, with settings from the environment unless given (tests pass their own)."""
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[Services]) -> AsyncIterator[Services]:
+        async with open_services(settings) as services:
+            log.info("imagegen-mcp ready: provider=%s output_dir=%s", settings.provider, settings.output_dir)
+            yield services
+
+    mcp = ImagegenServer(
+        name="imagegen",
+        title="Image generation",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        lifespan=lifespan,
+    )
+    register(mcp, settings)
+    return mcp
+
+
+def tool_error(exc: ImagegenError, settings: Settings) -> ToolError:
+    return ToolError(redact(str(exc), settings.secrets()))
+
+
+def register(mcp: ImagegenServer, settings: Settings) -> None:
+    @mcp.tool(
+        title="Generate image",
+        description=GENERATE_DESCRIPTION,
+        annotations=ToolAnnotations(
+            title="Generate image",
+            read_only_hint=False,
+            destructive_hint=False,
+            idempotent_hint=False,
+            open_world_hint=True,
+        ),
+    )
+    async def generate_image(
+        ctx: Ctx,
+        prompt: Annotated[str, Field(min_length=1, max_length=32000, description="What to draw. Quote any text to render.")],
+        model: Annotated[
+            str | None, Field(description="OpenRouter model id; default from IMAGEGEN_MODEL")
+        ] = None,
+        image_size: Annotated[
+            ImageSize | None, Field(description="low | medium | high (≈1K / 2K / 4K where the model supports it)")
+        ] = None,
+        aspect_ratio: Annotated[AspectRatio | None, Field(description="e.g. 1:1, 16:9, 9:16")] = None,
+        n: Annotated[int, Field(ge=1, le=4, description="How many images (each is billed)")] = 1,
+        out: Annotated[
+            str | None,
+            Field(
+                max_length=1024,
+                description="File path relative to the output directory (or absolute inside it); "
+                "a trailing / names a directory that gets generated names",
+            ),
+        ] = None,
+        overwrite: Annotated[bool, Field(description="Replace an existing file at out")] = False,
+        return_image: Annotated[
+            ReturnImage, Field(description="preview: include a small preview image; none: paths and links only")
+        ] = "preview",
+        dry_run: Annotated[bool, Field(description="Validate and lint only: nothing is sent or charged")] = False,
+        surface: Annotated[
+            Surface, Field(description="auto (learnt per model), images (Image API) or chat (chat completions)")
+        ] = "auto",
+        provider: Annotated[
+            str | None, Field(description="openrouter or placeholder (offline); default from IMAGEGEN_PROVIDER")
+        ] = None,
+        clarify_hints: Annotated[bool, Field(description="Return prompt-clarity hints")] = True,
+        strict_clarify: Annotated[
+            bool, Field(description="Refuse (nothing sent) when the prompt is ambiguous")
+        ] = False,
+        allow_no_baseline_on_edit_intent: Annotated[
+            bool, Field(description="Generate from scratch even if the prompt reads like an edit")
+        ] = False,
+    ) -> Annotated[CallToolResult, GenerateResult]:
+        services: Services = ctx.request_context.lifespan_context
+        try:
+            request = GenerateRequest(
+                prompt=prompt, model=model, image_size=image_size, aspect_ratio=aspect_ratio, n=n,
+                out=out, overwrite=overwrite, surface=surface, provider=provider,  # type: ignore[arg-type]
+            )  # fmt: skip
+        except ValueError as exc:
+            raise ToolError(f"invalid arguments: {exc}".splitlines()[0] + " — correct the argument and call again") from None
+        options = LintOptions(clarify_hints, strict_clarify, allow_no_baseline_on_edit_intent)
+        try:
+            result = await generate(services, request, dry_run=dry_run, lint_options=options, progress=ctx.report_progress)
+            content = await anyio.to_thread.run_sync(render, result, return_image == "preview")
+        except ImagegenError as exc:
+            raise tool_error(exc, services.settings) from None
+        return CallToolResult(content=content, structured_content=dump(result))
+
+    @mcp.tool(
+        title="Preflight",
+        description=PREFLIGHT_DESCRIPTION,
+        annotations=ToolAnnotations(
+            title="Preflight", read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+        ),
+    )
+    async def preflight(
+        ctx: Ctx,
+        provider: Annotated[str | None, Field(description="Check this provider instead of the default")] = None,
+        model: Annotated[str | None, Field(description="Check this model instead of the default")] = None,
+    ) -> Annotated[CallToolResult, PreflightReport]:
+        services: Services = ctx.request_context.lifespan_context
+        try:
+            report = await run_preflight(services, provider, model)
+        except ImagegenError as exc:
+            raise tool_error(exc, services.settings) from None
+        lines = [report.summary()] + [
+            f"{'ok ' if c.ok else 'FAIL'} {c.name}: {c.detail}" + ("" if c.ok or not c.fix else f" — fix: {c.fix}")
+            for c in report.checks
+        ]
+        text = redact("\n".join(lines), services.settings.secrets())
+        return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=dump(report))
+
+    @mcp.resource(
+        "imagegen://images/{image_id}",
+        name="image",
+        title="Generated image",
+        description="A full-size image this server saved (its bytes unchanged)",
+        mime_type="image/png",
+    )
+    def image_file(image_id: str) -> bytes:
+        try:
+            path = images.path_for_id(settings.output_dir, image_id)
+            return Path(path).read_bytes()
+        except ImagegenError as exc:
+            raise ResourceError(str(exc)) from None
+        except OSError:
+            raise ResourceError(f"no image {image_id} in the output directory — use a uri from a recent result") from None
+
+
+def render(result: GenerateResult, with_preview: bool) -> list[ContentBlock]:
+    """Summary text, then a resource link per file, then one bounded preview (runs in a thread)."""
+    blocks: list[ContentBlock] = [TextContent(type="text", text=summary(result))]
+    for img in result.images:
+        blocks.append(
+            ResourceLink(
+                type="resource_link",
+                name=Path(img.path).name,
+                title=img.path,
+                uri=img.uri,
+                mime_type=img.mime_type,
+                size=img.bytes,
+                description=f"{img.width}x{img.height} full-size file at {img.path}",
+            )
+        )
+    if with_preview and result.images:
+        datas = [Path(img.path).read_bytes() for img in result.images]
+        data = images.preview(datas[0]) if len(datas) == 1 else images.contact_sheet(datas)
+        blocks.append(
+            ImageContent(
+                type="image",
+                data=base64.b64encode(data).decode(),
+                mime_type="image/jpeg",
+                annotations=Annotations(audience=["user", "assistant"]),
+            )
+        )
+    return blocks
+
+
+def summary(result: GenerateResult) -> str:
+    """One line for the model (and for hosts that cannot show images): what, where, cost, time."""
+    hints = ""
+    if result.hints:
+        shown = "; ".join(f"[{h.rule}] {h.fix}" for h in result.hints[:3])
+        more = f" (+{len(result.hints) - 3} more)" if len(result.hints) > 3 else ""
+        hints = f" Prompt hints: {shown}{more}."
+    if result.dry_run:
+        req = result.request
+        where = f" → {req.out_dir}" if req else ""
+        return f"Dry run: would send to {result.provider} model {result.model}{where}; nothing sent or charged.{hints}"
+    files = ", ".join(f"{img.path} ({img.width}x{img.height} {img.mime_type.split('/')[1].upper()})" for img in result.images)
+    cost = f"${result.cost_usd:.4f}" if result.cost_usd is not None else "cost not reported"
+    noun = "image" if len(result.images) == 1 else "images"
+    return (
+        f"Saved {len(result.images)} {noun}: {files} — {result.provider}/{result.model}, {cost}, "
+        f"{result.elapsed_s:.1f} s.{hints}"
+    )

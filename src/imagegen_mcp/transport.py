@@ -1,0 +1,71 @@
+"""Running the server: stdio (the default), Streamable HTTP or SSE.
+
+stdio is sacred: nothing but protocol on stdout, logs on stderr. The server exits 0 when stdin
+closes (what hosts do) and shuts down cleanly on SIGTERM or SIGINT: the lifespan's ``finally``
+runs, then the process exits even though the SDK's stdin reader thread never returns.
+
+HTTP transports bind 127.0.0.1 by default; any other bind needs ``IMAGEGEN_MCP_TOKEN``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import signal
+import sys
+import threading
+
+import anyio
+
+from .config import Settings
+from .errors import ConfigError
+
+# After a signal, give the lifespan this long to close before the process is ended anyway.
+SHUTDOWN_GRACE_S = 5.0
+
+
+def serve(settings: Settings, *, transport: str = "stdio", host: str = "127.0.0.1", port: int = 8000,
+          path: str | None = None) -> int:  # fmt: skip
+    from .server import build_server
+
+    if transport != "stdio" and not is_loopback(host) and not settings.mcp_token:
+        raise ConfigError(
+            f"refusing to serve {transport} on {host} without a token: anyone who can reach it could spend your credits",
+            "export IMAGEGEN_MCP_TOKEN=$(python -c 'import secrets; print(secrets.token_urlsafe(32))'), "
+            "or bind --host 127.0.0.1",
+        )
+    mcp = build_server(settings)
+
+    async def main() -> None:
+        async with anyio.create_task_group() as tg:
+
+            async def stop_on_signal() -> None:
+                with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                    async for _ in signals:
+                        tg.cancel_scope.cancel()
+                        timer = threading.Timer(SHUTDOWN_GRACE_S, os._exit, args=(0,))
+                        timer.daemon = True
+                        timer.start()
+                        return
+
+            tg.start_soon(stop_on_signal)
+            if transport == "stdio":
+                await mcp.run_stdio_async()
+            elif transport == "http":
+                await mcp.run_streamable_http_async(host=host, port=port, streamable_http_path=path or "/mcp")
+            else:
+                await mcp.run_sse_async(host=host, port=port, sse_path=path or "/sse")
+            tg.cancel_scope.cancel()
+
+    anyio.run(main)
+    sys.stdout.flush()
+    return 0
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

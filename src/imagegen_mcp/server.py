@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -84,15 +84,23 @@ class ImagegenServer(MCPServer[Services]):
         return fixed
 
 
-def build_server(settings: Settings | None = None) -> ImagegenServer:
-    """The server, with settings from the environment unless given (tests pass their own)."""
+def build_server(settings: Settings | None = None, *, on_closed: Callable[[], None] | None = None) -> ImagegenServer:
+    """The server, with settings from the environment unless given (tests pass their own).
+
+    ``on_closed`` is called once the lifespan's services are closed (the stdio runner uses it to
+    exit promptly after a signal instead of waiting on the SDK's stdin thread).
+    """
     settings = settings or Settings.from_env()
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[Services]) -> AsyncIterator[Services]:
-        async with open_services(settings) as services:
-            log.info("imagegen-mcp ready: provider=%s output_dir=%s", settings.provider, settings.output_dir)
-            yield services
+        try:
+            async with open_services(settings) as services:
+                log.info("imagegen-mcp ready: provider=%s output_dir=%s", settings.provider, settings.output_dir)
+                yield services
+        finally:
+            if on_closed is not None:
+                on_closed()
 
     mcp = ImagegenServer(
         name="imagegen",

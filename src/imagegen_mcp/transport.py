@@ -20,7 +20,7 @@ import anyio
 from .config import Settings
 from .errors import ConfigError
 
-# After a signal, give the lifespan this long to close before the process is ended anyway.
+# After a signal, give the lifespan at most this long to close before the process exits anyway.
 SHUTDOWN_GRACE_S = 5.0
 
 
@@ -34,7 +34,14 @@ def serve(settings: Settings, *, transport: str = "stdio", host: str = "127.0.0.
             "export IMAGEGEN_MCP_TOKEN=$(python -c 'import secrets; print(secrets.token_urlsafe(32))'), "
             "or bind --host 127.0.0.1",
         )
-    mcp = build_server(settings)
+    closed = threading.Event()
+    mcp = build_server(settings, on_closed=closed.set)
+
+    def exit_when_closed() -> None:
+        # The SDK's stdin reader thread never returns, so anyio.run would wait for EOF forever.
+        closed.wait(SHUTDOWN_GRACE_S)
+        sys.stdout.flush()
+        os._exit(0)
 
     async def main() -> None:
         async with anyio.create_task_group() as tg:
@@ -43,9 +50,7 @@ def serve(settings: Settings, *, transport: str = "stdio", host: str = "127.0.0.
                 with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
                     async for _ in signals:
                         tg.cancel_scope.cancel()
-                        timer = threading.Timer(SHUTDOWN_GRACE_S, os._exit, args=(0,))
-                        timer.daemon = True
-                        timer.start()
+                        threading.Thread(target=exit_when_closed, daemon=True).start()
                         return
 
             tg.start_soon(stop_on_signal)

@@ -95,7 +95,12 @@ def chat_usage(spec: ModelSpec, prompt_tokens: int, n_images: int, text_tokens: 
         "total_tokens": prompt_tokens + completion_tokens,
         "cost": round(prompt_cost + completion_cost, 10),
         "is_byok": False,
-        "prompt_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0, "audio_tokens": 0, "video_tokens": 0},
+        "prompt_tokens_details": {
+            "cached_tokens": 0,
+            "cache_write_tokens": 0,
+            "audio_tokens": 0,
+            "video_tokens": 0,
+        },
         "cost_details": {
             "upstream_inference_cost": None,
             "upstream_inference_prompt_cost": prompt_cost,
@@ -129,7 +134,13 @@ def chat_body(r: ChatResult, *, error: dict[str, Any] | None = None) -> dict[str
 def _chunk(r: ChatResult, delta: dict[str, Any], finish: str | None, native: str | None) -> dict[str, Any]:
     body = r.envelope("chat.completion.chunk")
     body["choices"] = [
-        {"index": 0, "delta": delta, "finish_reason": finish, "native_finish_reason": native, "logprobs": None}
+        {
+            "index": 0,
+            "delta": delta,
+            "finish_reason": finish,
+            "native_finish_reason": native,
+            "logprobs": None,
+        }
     ]
     return r.tail(body)
 
@@ -140,7 +151,9 @@ def chat_stream_frames(r: ChatResult) -> list[str]:
     if r.images:
         delta = {"role": "assistant", "content": "", "images": r.image_entries()}
         frames.append(sse(_chunk(r, delta, None, None)))
-    frames.append(sse(_chunk(r, {"role": "assistant", "content": ""}, r.finish_reason, r.native_finish_reason)))
+    frames.append(
+        sse(_chunk(r, {"role": "assistant", "content": ""}, r.finish_reason, r.native_finish_reason))
+    )
     usage_chunk = _chunk(r, {"role": "assistant", "content": ""}, None, None)
     usage_chunk["usage"] = r.usage
     frames.append(sse(usage_chunk))
@@ -173,9 +186,14 @@ class ImagesResult:
 
 
 def images_usage(spec: ModelSpec, prompt_tokens: int, n_images: int) -> dict[str, Any]:
-    """Image API `usage`; a no-image answer still bills the prompt (cost > 0)."""
+    """Image API `usage`: a flat price per image (prompt not billed, as in the docs' example);
+    a no-image answer still bills its prompt tokens, so cost stays > 0."""
     completion = spec.image_tokens * n_images
-    cost = round(spec.price_per_image * n_images + prompt_tokens * PROMPT_TOKEN_USD, 10)
+    if n_images:
+        prompt_tokens = 0
+        cost = round(spec.price_per_image * n_images, 10)
+    else:
+        cost = round(prompt_tokens * PROMPT_TOKEN_USD, 10)
     return {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion,

@@ -91,7 +91,11 @@ DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         provider="Bytedance",
         price_per_image=0.05,
         image_tokens=4096,
-        supported_parameters={"resolution": _RES_1K_4K, "seed": {"type": "boolean"}, "aspect_ratio": _ASPECTS},
+        supported_parameters={
+            "resolution": _RES_1K_4K,
+            "seed": {"type": "boolean"},
+            "aspect_ratio": _ASPECTS,
+        },
     ),
     ModelSpec(
         id="black-forest-labs/flux.2-pro",
@@ -101,7 +105,11 @@ DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         provider="Black Forest Labs",
         price_per_image=0.03,
         image_tokens=4096,
-        supported_parameters={"resolution": _RES_1K_4K, "seed": {"type": "boolean"}, "aspect_ratio": _ASPECTS},
+        supported_parameters={
+            "resolution": _RES_1K_4K,
+            "seed": {"type": "boolean"},
+            "aspect_ratio": _ASPECTS,
+        },
     ),
     ModelSpec(
         id="openai/gpt-4o-mini",

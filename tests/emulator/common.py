@@ -29,17 +29,20 @@ def state_of(request: Request) -> EmulatorState:
     return state
 
 
-async def record(request: Request) -> tuple[RecordedRequest, Any, bool]:
+async def record(request: Request) -> tuple[RecordedRequest, Any, str | None]:
     """Log the request before anything else, so tests can `wait_for_request` even for ones that fail.
-    Returns (record, parsed JSON or None, whether the body was present but not JSON)."""
+    Returns (record, parsed JSON or None, a body problem: `too_large`, `bad_json` or None)."""
     raw = await request.body()
     parsed: Any = None
-    bad_json = False
-    if raw:
+    problem: str | None = None
+    limit = state_of(request).max_body_bytes
+    if limit is not None and len(raw) > limit:
+        problem = "too_large"
+    elif raw:
         try:
             parsed = json.loads(raw)
         except ValueError:
-            bad_json = True
+            problem = "bad_json"
     headers = {k.lower(): v for k, v in request.headers.items()}
     rec = state_of(request).record(
         lambda i: RecordedRequest(
@@ -52,7 +55,18 @@ async def record(request: Request) -> tuple[RecordedRequest, Any, bool]:
             time_received=time.time(),
         )
     )
-    return rec, parsed, bad_json
+    return rec, parsed, problem
+
+
+def body_error(
+    state: EmulatorState, rec: RecordedRequest, problem: str | None, uid: str
+) -> JSONResponse | None:
+    """413 for an oversized body (`max_body_bytes`), 400 for one that is not JSON."""
+    if problem == "too_large":
+        return reply(state, rec, 413, envelope("Request payload too large", 413, user_id=uid))
+    if problem == "bad_json":
+        return reply(state, rec, 400, envelope("Invalid JSON body", 400, user_id=uid))
+    return None
 
 
 def reply(

@@ -31,7 +31,8 @@ DEFAULT_MESSAGES: dict[int, str] = {
 }
 CREDITS_MAX_TOKENS = (
     "This request requires more credits, or fewer max_tokens. You requested up to 65536 tokens, but can "
-    "only afford 14114. To increase, visit https://openrouter.ai/settings/credits and upgrade to a paid account"
+    "only afford 14114. To increase, visit https://openrouter.ai/settings/credits and upgrade to a paid "
+    "account"
 )
 MODERATION_MESSAGE = "Your chosen model requires moderation and your input was flagged"
 
@@ -134,7 +135,11 @@ def fault_error(
         code = fault.code if fault.code is not None else 429
         meta = {"raw": f"{model}: upstream provider returned an error", "provider_name": provider}
         meta.update(fault.metadata or {})
-        return 200, envelope(fault.message or "Provider returned error", code, metadata=meta, user_id=user_id), {}
+        return (
+            200,
+            envelope(fault.message or "Provider returned error", code, metadata=meta, user_id=user_id),
+            {},
+        )
 
     status = fault.status or 500
     variant = fault.variant
@@ -149,7 +154,9 @@ def fault_error(
     metadata: dict[str, Any] = {}
     if variant == "platform":
         reset_ms = int((time.time() + (fault.retry_after or 60)) * 1000)
-        headers.update({"X-RateLimit-Limit": "20", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset_ms)})
+        headers.update(
+            {"X-RateLimit-Limit": "20", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset_ms)}
+        )
     elif variant == "upstream":
         message = fault.message or "Provider returned error"
         metadata = _upstream_metadata(model, provider)
@@ -175,7 +182,9 @@ def fault_error(
     return status, envelope(message, code, metadata=metadata, user_id=user_id), headers
 
 
-def invalid(message: str = "Invalid request parameters", *, user_id: str | None, **meta: Any) -> dict[str, Any]:
+def invalid(
+    message: str = "Invalid request parameters", *, user_id: str | None, **meta: Any
+) -> dict[str, Any]:
     """400 for a malformed request; `meta` lands in `error.metadata` (e.g. `param`)."""
     return envelope(message, 400, metadata={"error_type": "invalid_request", **meta}, user_id=user_id)
 

@@ -1,0 +1,101 @@
+"""What every rule shares: the resolved context, cross-rule signals, and the hint builder."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .doc import Doc
+from .models import Lang, LintHint, Severity
+
+_SENTENCE_END = re.compile(r"[.!?;:\n。！？；：]")
+
+
+@dataclass(frozen=True, slots=True)
+class Ctx:
+    """The request parameters, resolved once per lint."""
+
+    family: str
+    model: str
+    ratio: float | None
+    ratio_text: str | None
+    has_baseline: bool
+    count: int
+
+
+@dataclass(slots=True)
+class Signals:
+    """Facts one rule finds and another (or the report) uses."""
+
+    edit_intent: bool = False
+    text_intent: bool = False
+    coverage: dict[str, bool] = field(default_factory=dict)
+    quiet_spans: list[tuple[int, int]] = field(default_factory=list)
+    """``text`` ranges that hold literal text even without quotes (other rules skip them)."""
+    image_count_spans: list[tuple[int, int]] = field(default_factory=list)
+
+    def quiet(self, start: int, end: int) -> bool:
+        """True when ``[start, end)`` overlaps a quiet span."""
+        return any(s < end and start < e for s, e in self.quiet_spans)
+
+
+Rule = Callable[[Doc, Ctx, Signals], list[LintHint]]
+
+
+def hint(
+    doc: Doc,
+    rule: str,
+    severity: Severity,
+    message: str,
+    fix: str,
+    where: tuple[int, int] | None,
+    *,
+    lang: Lang | None = None,
+    ambiguity: bool = False,
+    evidence: str | None = None,
+) -> LintHint:
+    """Build a hint from a ``text`` range: the span and default evidence refer to the original prompt."""
+    span: tuple[int, int] | None = None
+    if where is not None:
+        span = doc.span(*where)
+        if evidence is None:
+            evidence = doc.original[span[0] : span[1]]
+    return LintHint(
+        rule=rule,
+        severity=severity,
+        message=message,
+        fix=fix,
+        span=span,
+        evidence=evidence,
+        lang=lang,
+        ambiguity=ambiguity,
+    )
+
+
+def clause_bounds(text: str, pos: int) -> tuple[int, int]:
+    """The clause (between sentence punctuation) around ``pos``."""
+    start = 0
+    for m in _SENTENCE_END.finditer(text, 0, pos):
+        start = m.end()
+    m2 = _SENTENCE_END.search(text, pos)
+    end = m2.start() if m2 else len(text)
+    return start, end
+
+
+def lang_of(s: str) -> Lang:
+    """``zh`` when the string holds a Han character, else ``en``."""
+    from .lexicon import HAN_RE
+
+    return "zh" if HAN_RE.search(s) else "en"
+
+
+def replace_span(text: str, start: int, end: int, new: str) -> str:
+    """``text`` with ``[start, end)`` replaced (for concrete rewrites in ``fix``)."""
+    return text[:start] + new + text[end:]
+
+
+def shorten(s: str, limit: int = 160) -> str:
+    """Collapse whitespace and cut long rewrites for messages."""
+    s = " ".join(s.split())
+    return s if len(s) <= limit else s[: limit - 1] + "…"

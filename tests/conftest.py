@@ -31,7 +31,13 @@ def emulator_server() -> Iterator[Emulator]:
 @pytest.fixture
 def emulator(emulator_server: Emulator) -> Iterator[Emulator]:
     """The session's emulator, reset between tests: faults, request log, and every knob a test turned."""
-    knobs = ("latency_s", "key_limit_remaining", "generation_lookup_delay_s", "scale_divisor", "max_body_bytes")
+    knobs = (
+        "latency_s",
+        "key_limit_remaining",
+        "generation_lookup_delay_s",
+        "scale_divisor",
+        "max_body_bytes",
+    )
     saved = {name: getattr(emulator_server, name) for name in knobs}
     emulator_server.reset()
     yield emulator_server

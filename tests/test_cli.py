@@ -23,7 +23,12 @@ def run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[s
         **env,
     }
     return subprocess.run(
-        [sys.executable, "-m", "imagegen_mcp", *args], capture_output=True, text=True, env=full_env, timeout=120, cwd=tmp_path
+        [sys.executable, "-m", "imagegen_mcp", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=120,
+        cwd=tmp_path,
     )
 
 
@@ -34,7 +39,13 @@ def test_preflight_exits_one_without_a_key_and_prints_the_fix(tmp_path: Path) ->
 
 
 def test_preflight_json_exits_zero_when_ready(tmp_path: Path, emulator: Emulator) -> None:
-    proc = run(tmp_path, "preflight", "--json", OPENROUTER_API_KEY=emulator.api_key, OPENROUTER_BASE_URL=emulator.base_url)
+    proc = run(
+        tmp_path,
+        "preflight",
+        "--json",
+        OPENROUTER_API_KEY=emulator.api_key,
+        OPENROUTER_BASE_URL=emulator.base_url,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads(proc.stdout)
     assert report["ok"] is True and all(c["ok"] for c in report["checks"])

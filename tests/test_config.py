@@ -11,7 +11,12 @@ def test_defaults_are_absolute_and_under_the_users_pictures_folder(tmp_path: Pat
     assert s.output_dir == tmp_path / "Pictures" / "imagegen"
     assert s.queue_dir == s.output_dir / "imagegen-queue"
     assert s.output_dir.is_absolute()
-    assert (s.provider, s.model, s.base_url, s.max_workers) == ("openrouter", DEFAULT_MODEL, DEFAULT_BASE_URL, 2)
+    assert (s.provider, s.model, s.base_url, s.max_workers) == (
+        "openrouter",
+        DEFAULT_MODEL,
+        DEFAULT_BASE_URL,
+        2,
+    )
 
 
 def test_relative_output_dir_is_made_absolute_once_at_start_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,7 +21,10 @@ def noise(size: int) -> bytes:
     return buf.getvalue()
 
 
-@pytest.mark.parametrize(("fmt", "mime"), [("PNG", "image/png"), ("JPEG", "image/jpeg"), ("WEBP", "image/webp"), ("GIF", "image/gif")])
+@pytest.mark.parametrize(
+    ("fmt", "mime"),
+    [("PNG", "image/png"), ("JPEG", "image/jpeg"), ("WEBP", "image/webp"), ("GIF", "image/gif")],
+)
 def test_format_is_sniffed_from_the_bytes(fmt: str, mime: str) -> None:
     assert images.sniff(encode(fmt)) == mime
 

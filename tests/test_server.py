@@ -47,7 +47,9 @@ async def test_tools_are_listed_with_output_schemas_and_truthful_annotations(cli
     assert tools["preflight"].annotations.read_only_hint is True  # type: ignore[union-attr]
 
 
-async def test_generate_returns_summary_link_preview_and_structured_result(client: Client, settings: Settings, emulator: Emulator) -> None:
+async def test_generate_returns_summary_link_preview_and_structured_result(
+    client: Client, settings: Settings, emulator: Emulator
+) -> None:
     result = await client.call_tool("generate_image", {"prompt": PROMPT, "aspect_ratio": "16:9"})
     assert not result.is_error, text_of(result)
     assert kinds(result) == ["text", "resource_link", "image"]
@@ -96,7 +98,9 @@ async def test_the_saved_file_is_the_providers_bytes_unchanged(client: Client, e
         ("large", None, 1),
     ],
 )
-async def test_each_chat_response_variant_is_parsed(client: Client, emulator: Emulator, fault: str | None, mime: str | None, count: int) -> None:
+async def test_each_chat_response_variant_is_parsed(
+    client: Client, emulator: Emulator, fault: str | None, mime: str | None, count: int
+) -> None:
     if fault:
         emulator.push_fault(Fault(fault))
     result = await client.call_tool("generate_image", {"prompt": PROMPT, "return_image": "none"})
@@ -113,7 +117,13 @@ async def test_image_api_models_use_post_images(client: Client, emulator: Emulat
     if fault:
         emulator.push_fault(Fault(fault))
     result = await client.call_tool(
-        "generate_image", {"prompt": PROMPT, "model": "bytedance-seed/seedream-4.5", "image_size": "high", "aspect_ratio": "3:2"}
+        "generate_image",
+        {
+            "prompt": PROMPT,
+            "model": "bytedance-seed/seedream-4.5",
+            "image_size": "high",
+            "aspect_ratio": "3:2",
+        },
     )
     assert not result.is_error, text_of(result)
     sent = [r for r in emulator.requests if r.method == "POST"]
@@ -122,7 +132,9 @@ async def test_image_api_models_use_post_images(client: Client, emulator: Emulat
 
 
 async def test_n_images_on_the_image_api_and_a_contact_sheet_preview(client: Client) -> None:
-    result = await client.call_tool("generate_image", {"prompt": PROMPT, "model": "openai/gpt-image-1", "n": 3, "image_size": "low"})
+    result = await client.call_tool(
+        "generate_image", {"prompt": PROMPT, "model": "openai/gpt-image-1", "n": 3, "image_size": "low"}
+    )
     assert not result.is_error, text_of(result)
     assert len(result.structured_content["images"]) == 3  # type: ignore[index]
     assert kinds(result).count("resource_link") == 3 and kinds(result).count("image") == 1
@@ -135,7 +147,11 @@ async def test_app_attribution_headers_are_sent(client: Client, emulator: Emulat
 
 
 ERROR_CASES = [
-    (Fault("http", status=400, message="Invalid request parameters"), "Invalid request parameters", "fix what the message names"),
+    (
+        Fault("http", status=400, message="Invalid request parameters"),
+        "Invalid request parameters",
+        "fix what the message names",
+    ),
     (Fault("http", status=401), "API key was refused", "OPENROUTER_API_KEY"),
     (Fault("http", status=402), "no credits", "add credits"),
     (Fault("http", status=402, variant="credits_max_tokens"), "no credits", "add credits"),
@@ -154,7 +170,11 @@ ERROR_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("fault", "message", "fix"), ERROR_CASES, ids=[f"{c[0].kind}-{c[0].status if hasattr(c[0], 'status') else ''}-{i}" for i, c in enumerate(ERROR_CASES)])
+@pytest.mark.parametrize(
+    ("fault", "message", "fix"),
+    ERROR_CASES,
+    ids=[f"{c[0].kind}-{c[0].status if hasattr(c[0], 'status') else ''}-{i}" for i, c in enumerate(ERROR_CASES)],
+)
 async def test_each_provider_error_is_a_tool_error_with_message_and_fix(
     client: Client, settings: Settings, emulator: Emulator, fault: Fault, message: str, fix: str
 ) -> None:
@@ -276,7 +296,9 @@ async def test_a_4096_image_result_stays_under_one_mebibyte(client: Client, emul
 
 
 @pytest.mark.parametrize("out", ["../escape.png", "/etc/imagegen.png", "a/../../b.png"])
-async def test_out_path_outside_output_dir_is_refused_and_nothing_is_written(client: Client, settings: Settings, emulator: Emulator, out: str) -> None:
+async def test_out_path_outside_output_dir_is_refused_and_nothing_is_written(
+    client: Client, settings: Settings, emulator: Emulator, out: str
+) -> None:
     result = await client.call_tool("generate_image", {"prompt": PROMPT, "out": out})
     assert result.is_error and "outside the output directory" in text_of(result)
     assert [r for r in emulator.requests if r.method == "POST"] == []
@@ -293,7 +315,12 @@ async def test_out_names_the_file_and_a_second_call_does_not_overwrite(client: C
 
 
 async def test_bad_arguments_are_tool_errors(client: Client) -> None:
-    for args in ({"prompt": ""}, {"prompt": "x", "n": 9}, {"prompt": "x", "aspect_ratio": "7:3"}, {"prompt": "x", "image_size": "huge"}):
+    for args in (
+        {"prompt": ""},
+        {"prompt": "x", "n": 9},
+        {"prompt": "x", "aspect_ratio": "7:3"},
+        {"prompt": "x", "image_size": "huge"},
+    ):
         result = await client.call_tool("generate_image", args)
         assert result.is_error, args
 

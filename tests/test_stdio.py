@@ -21,7 +21,11 @@ INIT = {
     "jsonrpc": "2.0",
     "id": 1,
     "method": "initialize",
-    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}},
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "raw", "version": "0"},
+    },
 }
 
 
@@ -37,13 +41,18 @@ def server_env(tmp_path: Path, emulator: Emulator) -> dict[str, str]:
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_a_host_lists_tools_and_generates_over_stdio(tmp_path: Path, emulator: Emulator, mode: str) -> None:
     params = StdioServerParameters(
-        command=sys.executable, args=["-m", "imagegen_mcp", "serve"], env=server_env(tmp_path, emulator), cwd="/"
+        command=sys.executable,
+        args=["-m", "imagegen_mcp", "serve"],
+        env=server_env(tmp_path, emulator),
+        cwd="/",
     )
     with (tmp_path / "stderr.log").open("w") as errlog:
         async with Client(stdio_client(params, errlog=errlog), mode=mode) as client:  # type: ignore[arg-type]
             names = {t.name for t in (await client.list_tools()).tools}
             assert {"generate_image", "preflight"} <= names
-            result = await client.call_tool("generate_image", {"prompt": "a lighthouse on a cliff at night, oil painting"})
+            result = await client.call_tool(
+                "generate_image", {"prompt": "a lighthouse on a cliff at night, oil painting"}
+            )
             assert not result.is_error, result.content
             assert [b.type for b in result.content] == ["text", "resource_link", "image"]
             [image] = result.structured_content["images"]  # type: ignore[index]

@@ -184,7 +184,10 @@ def cmd_schemas(args: argparse.Namespace) -> int:
     if args.check:
         saved = {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
         if saved != schemas:
-            print(f"tool schemas in {out} differ from the live server: run 'imagegen-mcp schemas'", file=sys.stderr)
+            print(
+                f"tool schemas in {out} differ from the live server: run 'imagegen-mcp schemas'",
+                file=sys.stderr,
+            )
             return 1
         print(f"tool schemas in {out} match the live server")
         return 0

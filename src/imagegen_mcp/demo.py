@@ -13,11 +13,21 @@ import sys
 from typing import Any
 
 DEFAULT_PROMPT = (
-    'A cozy reading nook by a rain-streaked window at dusk, warm lamp light, a sleeping orange cat on a '
+    "A cozy reading nook by a rain-streaked window at dusk, warm lamp light, a sleeping orange cat on a "
     'knitted blanket, watercolor illustration, a small sign on the shelf that says "QUIET"'
 )
-PASSED_THROUGH = ("OPENROUTER_API_KEY", "OPENROUTER_BASE_URL", "IMAGEGEN_PROVIDER", "IMAGEGEN_MODEL",
-                  "IMAGEGEN_OUTPUT_DIR", "IMAGEGEN_QUEUE_DIR", "IMAGEGEN_TIMEOUT_S", "HOME", "XDG_PICTURES_DIR")  # fmt: skip
+# A stdio child gets only a minimal environment from the SDK; pass what the server reads.
+PASSED_THROUGH = (
+    "OPENROUTER_API_KEY",
+    "OPENROUTER_BASE_URL",
+    "IMAGEGEN_PROVIDER",
+    "IMAGEGEN_MODEL",
+    "IMAGEGEN_OUTPUT_DIR",
+    "IMAGEGEN_QUEUE_DIR",
+    "IMAGEGEN_TIMEOUT_S",
+    "HOME",
+    "XDG_PICTURES_DIR",
+)
 
 
 def run_demo(prompt: str | None = None) -> int:
@@ -46,7 +56,10 @@ async def _demo(prompt: str) -> int:
         say(f"preflight: {'ready' if data.get('ok') else 'NOT ready'}")
         for check in data.get("checks", []):
             mark = "ok  " if check["ok"] else "FAIL"
-            say(f"  {mark} {check['name']}: {check['detail']}" + (f"\n       fix: {check['fix']}" if check.get("fix") else ""))
+            say(
+                f"  {mark} {check['name']}: {check['detail']}"
+                + (f"\n       fix: {check['fix']}" if check.get("fix") else "")
+            )
         if not data.get("ok"):
             say("Fix the failing checks above, then run the demo again.")
             return 1
@@ -66,7 +79,9 @@ async def _demo(prompt: str) -> int:
         for image in out.get("images", []):
             say(f"Saved: {image['path']} ({image['width']}x{image['height']}, {image['bytes']:,} bytes)")
         cost = out.get("cost_usd")
-        say(f"Provider {out.get('provider')}, model {out.get('model')}, cost ${cost or 0:.4f}, {out.get('elapsed_s')} s")
+        say(
+            f"Provider {out.get('provider')}, model {out.get('model')}, cost ${cost or 0:.4f}, {out.get('elapsed_s')} s"
+        )
         for hint in out.get("hints", []):
             say(f"  hint [{hint['rule']}]: {hint['fix']}")
     return 0

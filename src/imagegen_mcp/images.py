@@ -127,8 +127,7 @@ def contained(root: Path, out: str) -> Path:
     if resolved != root and root not in resolved.parents:
         raise OutPathError(
             f"out={out!r} resolves to {resolved}, which is outside the output directory {root}",
-            "pass a path relative to the output directory (e.g. 'cats/fox.png'), "
-            "or change IMAGEGEN_OUTPUT_DIR",
+            "pass a path relative to the output directory (e.g. 'cats/fox.png'), or change IMAGEGEN_OUTPUT_DIR",
         )
     return resolved
 

@@ -112,7 +112,9 @@ def lint_hints(resolved: ResolvedRequest, options: LintOptions, *, has_baseline:
         ),
     )
     effective = report.strict() if options.strict_clarify else report
-    blocking = [h for h in effective.hints if h.severity == "error" and (options.strict_clarify or h.rule in BLOCKING_RULES)]
+    blocking = [
+        h for h in effective.hints if h.severity == "error" and (options.strict_clarify or h.rule in BLOCKING_RULES)
+    ]
     if options.allow_no_baseline_on_edit_intent:
         blocking = [h for h in blocking if h.rule != "edit-needs-baseline"]
     if blocking:
@@ -159,7 +161,9 @@ async def generate(
         n=resolved.n,
         surface=resolved.surface,
     )
-    outcome = await _with_heartbeat(provider.generate(provider_request), progress, settings.progress_interval_s, resolved.model)
+    outcome = await _with_heartbeat(
+        provider.generate(provider_request), progress, settings.progress_interval_s, resolved.model
+    )
     if progress is not None:
         await progress(time.monotonic() - started, None, "saving images")
     saved = await anyio.to_thread.run_sync(save_all, settings.output_dir, outcome, resolved)
@@ -195,11 +199,12 @@ async def _with_heartbeat(
         async with anyio.create_task_group() as tg:
             tg.start_soon(beat)
             try:
-                return await work
+                result = await work
             finally:
                 tg.cancel_scope.cancel()
     except BaseExceptionGroup as group:
         raise first_error(group) from None
+    return result
 
 
 def save_all(output_dir: Path, outcome: ProviderResult, resolved: ResolvedRequest) -> list[SavedImage]:

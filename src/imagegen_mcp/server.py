@@ -79,6 +79,7 @@ class ImagegenServer(MCPServer[Services]):
             return contents
         fixed = []
         for item in contents:
+            assert isinstance(item, ReadResourceContents)
             mime = images.sniff(item.content) if isinstance(item.content, bytes) else item.mime_type
             fixed.append(ReadResourceContents(content=item.content, mime_type=mime, meta=item.meta))
         return fixed
@@ -131,12 +132,13 @@ def register(mcp: ImagegenServer, settings: Settings) -> None:
     )
     async def generate_image(
         ctx: Ctx,
-        prompt: Annotated[str, Field(min_length=1, max_length=32000, description="What to draw. Quote any text to render.")],
-        model: Annotated[
-            str | None, Field(description="OpenRouter model id; default from IMAGEGEN_MODEL")
-        ] = None,
+        prompt: Annotated[
+            str, Field(min_length=1, max_length=32000, description="What to draw. Quote any text to render.")
+        ],
+        model: Annotated[str | None, Field(description="OpenRouter model id; default from IMAGEGEN_MODEL")] = None,
         image_size: Annotated[
-            ImageSize | None, Field(description="low | medium | high (≈1K / 2K / 4K where the model supports it)")
+            ImageSize | None,
+            Field(description="low | medium | high (≈1K / 2K / 4K where the model supports it)"),
         ] = None,
         aspect_ratio: Annotated[AspectRatio | None, Field(description="e.g. 1:1, 16:9, 9:16")] = None,
         n: Annotated[int, Field(ge=1, le=4, description="How many images (each is billed)")] = 1,
@@ -150,14 +152,17 @@ def register(mcp: ImagegenServer, settings: Settings) -> None:
         ] = None,
         overwrite: Annotated[bool, Field(description="Replace an existing file at out")] = False,
         return_image: Annotated[
-            ReturnImage, Field(description="preview: include a small preview image; none: paths and links only")
+            ReturnImage,
+            Field(description="preview: include a small preview image; none: paths and links only"),
         ] = "preview",
         dry_run: Annotated[bool, Field(description="Validate and lint only: nothing is sent or charged")] = False,
         surface: Annotated[
-            Surface, Field(description="auto (learnt per model), images (Image API) or chat (chat completions)")
+            Surface,
+            Field(description="auto (learnt per model), images (Image API) or chat (chat completions)"),
         ] = "auto",
         provider: Annotated[
-            str | None, Field(description="openrouter or placeholder (offline); default from IMAGEGEN_PROVIDER")
+            str | None,
+            Field(description="openrouter or placeholder (offline); default from IMAGEGEN_PROVIDER"),
         ] = None,
         clarify_hints: Annotated[bool, Field(description="Return prompt-clarity hints")] = True,
         strict_clarify: Annotated[
@@ -171,13 +176,17 @@ def register(mcp: ImagegenServer, settings: Settings) -> None:
         try:
             request = GenerateRequest(
                 prompt=prompt, model=model, image_size=image_size, aspect_ratio=aspect_ratio, n=n,
-                out=out, overwrite=overwrite, surface=surface, provider=provider,  # type: ignore[arg-type]
+                out=out, overwrite=overwrite, surface=surface, provider=provider,
             )  # fmt: skip
         except ValueError as exc:
-            raise ToolError(f"invalid arguments: {exc}".splitlines()[0] + " — correct the argument and call again") from None
+            raise ToolError(
+                f"invalid arguments: {exc}".splitlines()[0] + " — correct the argument and call again"
+            ) from None
         options = LintOptions(clarify_hints, strict_clarify, allow_no_baseline_on_edit_intent)
         try:
-            result = await generate(services, request, dry_run=dry_run, lint_options=options, progress=ctx.report_progress)
+            result = await generate(
+                services, request, dry_run=dry_run, lint_options=options, progress=ctx.report_progress
+            )
             content = await anyio.to_thread.run_sync(render, result, return_image == "preview")
         except ImagegenError as exc:
             raise tool_error(exc, services.settings) from None
@@ -187,7 +196,11 @@ def register(mcp: ImagegenServer, settings: Settings) -> None:
         title="Preflight",
         description=PREFLIGHT_DESCRIPTION,
         annotations=ToolAnnotations(
-            title="Preflight", read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+            title="Preflight",
+            read_only_hint=True,
+            destructive_hint=False,
+            idempotent_hint=True,
+            open_world_hint=True,
         ),
     )
     async def preflight(
@@ -221,7 +234,9 @@ def register(mcp: ImagegenServer, settings: Settings) -> None:
         except ImagegenError as exc:
             raise ResourceError(str(exc)) from None
         except OSError:
-            raise ResourceError(f"no image {image_id} in the output directory — use a uri from a recent result") from None
+            raise ResourceError(
+                f"no image {image_id} in the output directory — use a uri from a recent result"
+            ) from None
 
 
 def render(result: GenerateResult, with_preview: bool) -> list[ContentBlock]:
@@ -264,7 +279,9 @@ def summary(result: GenerateResult) -> str:
         req = result.request
         where = f" → {req.out_dir}" if req else ""
         return f"Dry run: would send to {result.provider} model {result.model}{where}; nothing sent or charged.{hints}"
-    files = ", ".join(f"{img.path} ({img.width}x{img.height} {img.mime_type.split('/')[1].upper()})" for img in result.images)
+    files = ", ".join(
+        f"{img.path} ({img.width}x{img.height} {img.mime_type.split('/')[1].upper()})" for img in result.images
+    )
     cost = f"${result.cost_usd:.4f}" if result.cost_usd is not None else "cost not reported"
     noun = "image" if len(result.images) == 1 else "images"
     return (

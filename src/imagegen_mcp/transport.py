@@ -30,7 +30,7 @@ def serve(settings: Settings, *, transport: str = "stdio", host: str = "127.0.0.
 
     if transport != "stdio" and not is_loopback(host) and not settings.mcp_token:
         raise ConfigError(
-            f"refusing to serve {transport} on {host} without a token: anyone who can reach it could spend your credits",
+            f"refusing to serve {transport} on {host} without a token: anyone who reaches it could spend your credits",
             "export IMAGEGEN_MCP_TOKEN=$(python -c 'import secrets; print(secrets.token_urlsafe(32))'), "
             "or bind --host 127.0.0.1",
         )

@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     with emu:
         print(f"emulator listening on {emu.base_url}", file=sys.stderr, flush=True)
-        while not stop.wait(0.5):
+        while not stop.wait(0.1):
             pass
     return 0
 

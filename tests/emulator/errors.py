@@ -132,14 +132,13 @@ def fault_error(
     if fault.retry_after is not None:
         headers["Retry-After"] = _retry_after_text(fault.retry_after)
     if fault.kind == "error_200":
-        code = fault.code if fault.code is not None else 429
+        code_200 = fault.code if fault.code is not None else 429
         meta = {"raw": f"{model}: upstream provider returned an error", "provider_name": provider}
         meta.update(fault.metadata or {})
-        return (
-            200,
-            envelope(fault.message or "Provider returned error", code, metadata=meta, user_id=user_id),
-            {},
+        body_200 = envelope(
+            fault.message or "Provider returned error", code_200, metadata=meta, user_id=user_id
         )
+        return 200, body_200, {}
 
     status = fault.status or 500
     variant = fault.variant

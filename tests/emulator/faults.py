@@ -55,9 +55,11 @@ IMAGE_FORMATS = frozenset({"png", "jpeg", "webp"})
 class Fault:
     """What to do to a generation request instead of (or on top of) the normal success.
 
-    Options only matter for some kinds; see the module constants and `tests/emulator/README` in the
-    report for which. `image_format` combines with any success kind (e.g. `Fault("size", width=4096,
-    height=4096, image_format="jpeg")`).
+    Options by kind: `http` uses `status` (or a `variant` that implies one), `message`, `retry_after`,
+    `code`, `metadata`; `error_200` uses `code`, `message`, `metadata`; `choice_error` and
+    `stream_error` use `code`, `string_code`, `message`, `metadata`; `size` needs `width` and `height`;
+    `reset` uses `mid_stream` (drop the connection after the first SSE frame instead of before any
+    response). `image_format` (png/jpeg/webp) combines with any success kind.
     """
 
     kind: str

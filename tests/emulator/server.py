@@ -78,6 +78,20 @@ class _Server(uvicorn.Server):
             await asyncio.wait_for(server.wait_closed(), timeout=2.0)
 
 
+def _knob(name: str, doc: str) -> Any:
+    """A property that reads/writes `EmulatorState.<name>` under its lock (runtime-settable knobs)."""
+
+    def get(self: Emulator) -> Any:
+        with self.state.cond:
+            return getattr(self.state, name)
+
+    def set_(self: Emulator, value: Any) -> None:
+        with self.state.cond:
+            setattr(self.state, name, value)
+
+    return property(get, set_, doc=doc)
+
+
 class Emulator:
     """A loopback OpenRouter. Use as a context manager, or call `start()` / `stop()`.
 
@@ -205,17 +219,6 @@ class Emulator:
         """Forget requests, cancellations, faults and generations (keys, models and knobs stay)."""
         self.state.reset()
 
-    def _knob(name: str, doc: str) -> Any:
-        def get(self: Emulator) -> Any:
-            with self.state.cond:
-                return getattr(self.state, name)
-
-        def set_(self: Emulator, value: Any) -> None:
-            with self.state.cond:
-                setattr(self.state, name, value)
-
-        return property(get, set_, doc=doc)
-
     latency_s = _knob("latency_s", "Delay before each generation answer (polls for client disconnects).")
     key_limit_remaining = _knob("key_limit_remaining", "USD left on the key; None = unlimited (null limits).")
     generation_lookup_delay_s = _knob("generation_lookup_delay_s", "How long `/generation?id=` stays 404.")
@@ -224,7 +227,6 @@ class Emulator:
     scale_divisor = _knob("scale_divisor", "Real pixel sizes are divided by this (16) to keep images tiny.")
     max_body_bytes = _knob("max_body_bytes", "Bodies above this get 413 (None = no limit).")
     keepalive_s = _knob("keepalive_s", "Interval of `: OPENROUTER PROCESSING` comments while streaming.")
-    del _knob
 
     @property
     def usage_usd(self) -> float:
@@ -269,7 +271,7 @@ class Emulator:
             hits = [r for r in self.state.requests if r.path.endswith(path_suffix)]
             return hits[count - 1] if len(hits) >= count else None
 
-        rec = self.state.wait_for(found, timeout)
+        rec: RecordedRequest | None = self.state.wait_for(found, timeout)
         if rec is None:
             raise TimeoutError(f"no request to *{path_suffix} (x{count}) within {timeout} s")
         return rec

@@ -157,7 +157,7 @@ class EmulatorState:
                 self.cancelled.append(rec)
             self.cond.notify_all()
 
-    def wait_for(self, predicate: Callable[[], Any], timeout: float) -> Any:
+    def wait_for(self, predicate: Callable[[], Any], timeout: float | None) -> Any:
         """Block the calling (test) thread until `predicate()` is truthy; return its value or None."""
         with self.cond:
             return self.cond.wait_for(predicate, timeout)

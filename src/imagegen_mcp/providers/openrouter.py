@@ -181,7 +181,9 @@ class OpenRouterProvider:
             raise wire.map_error(response.status_code, data, response.headers, model=model, generation_id=generation_id)
         hidden = wire.body_error(data)
         if hidden is not None:
-            raise wire.map_error(response.status_code, hidden, response.headers, model=model, generation_id=generation_id)
+            raise wire.map_error(
+                response.status_code, hidden, response.headers, model=model, generation_id=generation_id
+            )
         if not isinstance(data, dict):
             raise e.InvalidResponseError(
                 f"OpenRouter answered {path} with something other than a JSON object",
@@ -223,8 +225,8 @@ class OpenRouterProvider:
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
-            return retry_after + random.uniform(0, 0.1 * self.backoff_s)
-        return min(30.0, self.backoff_s * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
+            return float(retry_after) + random.uniform(0, 0.1 * self.backoff_s)
+        return float(min(30.0, self.backoff_s * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5))
 
     def _require_key(self) -> None:
         if not self._key:
@@ -246,7 +248,7 @@ class OpenRouterProvider:
                 data = _json(response)
                 if response.status_code != 200 or not isinstance(data, dict):
                     return None
-                models = data.get("data") if isinstance(data.get("data"), list) else []
+                models: list[Any] = data["data"] if isinstance(data.get("data"), list) else []
                 self._image_api_models = {m["id"]: m for m in models if isinstance(m, dict) and "id" in m}
             return self._image_api_models
 
@@ -278,7 +280,11 @@ class OpenRouterProvider:
 
     def _key_present(self) -> PreflightCheck:
         if self._key:
-            return PreflightCheck(name="api_key_present", ok=True, detail=f"OPENROUTER_API_KEY is set ({e.mask_secret(self._key)})")
+            return PreflightCheck(
+                name="api_key_present",
+                ok=True,
+                detail=f"OPENROUTER_API_KEY is set ({e.mask_secret(self._key)})",
+            )
         return PreflightCheck(
             name="api_key_present",
             ok=False,
@@ -322,7 +328,9 @@ class OpenRouterProvider:
         outputs = (self._output_modalities or {}).get(model)
         if outputs is not None and "image" in outputs:
             return PreflightCheck(
-                name="model", ok=True, detail=f"{model} outputs images through chat completions ({'+'.join(outputs)})"
+                name="model",
+                ok=True,
+                detail=f"{model} outputs images through chat completions ({'+'.join(outputs)})",
             )
         if catalogue is None and self._output_modalities is None:
             return PreflightCheck(

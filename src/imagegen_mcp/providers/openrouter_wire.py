@@ -47,6 +47,11 @@ ERROR_TYPE_STATUS = {
 }
 
 
+def mapping(value: Any) -> Mapping[str, Any]:
+    """``value`` if it is a JSON object, else an empty one: wire data is never trusted to have a shape."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def retry_after_seconds(headers: Mapping[str, str], body_error: Mapping[str, Any] | None = None) -> float | None:
     """``Retry-After`` (seconds or HTTP date), else ``availability.retry_after``."""
     raw = headers.get("retry-after")
@@ -73,7 +78,7 @@ def effective_status(error: Mapping[str, Any], http_status: int) -> int:
         return int(code)
     if isinstance(error.get("http_status"), int):
         return int(error["http_status"])
-    metadata = error.get("metadata") if isinstance(error.get("metadata"), Mapping) else {}
+    metadata = mapping(error.get("metadata"))
     for kind in (error.get("error_type"), metadata.get("error_type"), code):
         if isinstance(kind, str) and kind in ERROR_TYPE_STATUS:
             return ERROR_TYPE_STATUS[kind]
@@ -96,7 +101,7 @@ def map_error(
         error = body["error"]
     status = effective_status(error, http_status) if error else http_status
     text = str(error.get("message") or "").strip() or f"HTTP {http_status}"
-    metadata = error.get("metadata") if isinstance(error.get("metadata"), Mapping) else {}
+    metadata = mapping(error.get("metadata"))
     raw = metadata.get("raw")
     if isinstance(raw, str) and raw and raw not in text:
         text = f"{text}: {raw[:300]}"
@@ -205,8 +210,8 @@ def cost_of(body: Mapping[str, Any]) -> float | None:
 def chat_images(body: Mapping[str, Any]) -> tuple[list[ProviderImage], str | None, str | None]:
     """Images, text and native finish reason from a chat completion (non-streaming)."""
     choice = first_choice(body) or {}
-    message = choice.get("message") if isinstance(choice.get("message"), Mapping) else {}
-    entries = message.get("images") if isinstance(message.get("images"), list) else []
+    message = mapping(choice.get("message"))
+    entries: list[Any] = message["images"] if isinstance(message.get("images"), list) else []
     images = [_image_from_entry(entry) for entry in entries]
     content = message.get("content")
     text = content.strip() if isinstance(content, str) and content.strip() else None

@@ -86,6 +86,7 @@ class GenerateResult(BaseModel):
     images: list[SavedImage] = Field(default_factory=list)
     model: str
     provider: str
+    upstream_provider: str | None = Field(default=None, description="Who served it behind OpenRouter")
     generation_id: str | None = None
     cost_usd: float | None = Field(default=None, description="USD charged, as reported by the provider")
     elapsed_s: float

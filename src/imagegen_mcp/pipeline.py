@@ -55,26 +55,25 @@ class Services:
 
 @asynccontextmanager
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
-    """Build the HTTP client and providers once; close them on exit."""
-    import httpx2
-
+    """Build the providers once (each opens its HTTP client on first use); close them on exit."""
     from .providers.openrouter import OpenRouterProvider
     from .providers.placeholder import PlaceholderProvider
 
-    timeout = httpx2.Timeout(connect=15.0, read=settings.request_timeout_s, write=60.0, pool=30.0)
-    limits = httpx2.Limits(max_connections=32, max_keepalive_connections=8)
-    async with httpx2.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False) as http:
-        openrouter = OpenRouterProvider(
-            http,
-            api_key=settings.api_key,
-            base_url=settings.base_url,
-            app_url=settings.app_url,
-            app_title=settings.app_title,
-            max_attempts=settings.max_attempts,
-            retry_budget_s=settings.retry_budget_s,
-            backoff_s=settings.retry_backoff_s,
-        )
+    openrouter = OpenRouterProvider(
+        api_key=settings.api_key,
+        base_url=settings.base_url,
+        app_url=settings.app_url,
+        app_title=settings.app_title,
+        max_attempts=settings.max_attempts,
+        retry_budget_s=settings.retry_budget_s,
+        backoff_s=settings.retry_backoff_s,
+        timeout_s=settings.request_timeout_s,
+    )
+    try:
         yield Services(settings, {"openrouter": openrouter, "placeholder": PlaceholderProvider()})
+    finally:
+        with anyio.CancelScope(shield=True):
+            await openrouter.aclose()
 
 
 def resolve(settings: Settings, request: GenerateRequest) -> ResolvedRequest:
@@ -112,8 +111,10 @@ def lint_hints(resolved: ResolvedRequest, options: LintOptions, *, has_baseline:
         ),
     )
     effective = report.strict() if options.strict_clarify else report
+    # Outside strict mode only an impossible request is refused (an edit with nothing to edit, an
+    # empty prompt); in strict mode every error left after raising ambiguous hints one level is.
     blocking = [
-        h for h in effective.hints if h.severity == "error" and (options.strict_clarify or h.rule in BLOCKING_RULES)
+        h for h in effective.hints if h.rule in BLOCKING_RULES or (options.strict_clarify and h.severity == "error")
     ]
     if options.allow_no_baseline_on_edit_intent:
         blocking = [h for h in blocking if h.rule != "edit-needs-baseline"]
@@ -171,6 +172,7 @@ async def generate(
         images=saved,
         model=outcome.model,
         provider=outcome.provider,
+        upstream_provider=outcome.upstream.get("provider"),
         generation_id=outcome.generation_id,
         cost_usd=outcome.cost_usd,
         elapsed_s=round(time.monotonic() - started, 3),

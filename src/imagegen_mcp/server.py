@@ -18,6 +18,7 @@ import anyio.to_thread
 from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp.server.subscriptions import InMemorySubscriptionBus
 from mcp.types import (
     Annotations,
     CallToolResult,
@@ -44,6 +45,7 @@ from .models import (
 )
 from .pipeline import LintOptions, Services, generate, open_services
 from .preflight import run_preflight
+from .queue_tools import register_queue_tools
 
 log = logging.getLogger("imagegen_mcp")
 
@@ -52,7 +54,8 @@ Make images with generate_image (one call, waits for the provider, returns a sma
 see plus the absolute path of each full-size file). Call preflight first if anything fails: it says
 what is missing and how to fix it. Generating costs money (cost_usd is in every result); dry_run=true
 checks a request and shows prompt hints without generating. Prompt hints (hints[]) say how to make a
-prompt clearer; follow their fixes before retrying a disappointing result."""
+prompt clearer; follow their fixes before retrying a disappointing result. For several images or a slow
+model, use enqueue_images (returns at once with job ids) and follow it with queue_status (wait_s)."""
 
 GENERATE_DESCRIPTION = """\
 Generate images from a prompt, save the full-size files, and return a small preview.
@@ -92,11 +95,12 @@ def build_server(settings: Settings | None = None, *, on_closed: Callable[[], No
     exit promptly after a signal instead of waiting on the SDK's stdin thread).
     """
     settings = settings or Settings.from_env()
+    bus = InMemorySubscriptionBus()  # job updates reach 2026 listen streams (legacy: queue_tools)
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[Services]) -> AsyncIterator[Services]:
         try:
-            async with open_services(settings) as services:
+            async with open_services(settings) as services, queue.running(services):
                 log.info("imagegen-mcp ready: provider=%s output_dir=%s", settings.provider, settings.output_dir)
                 yield services
         finally:
@@ -109,8 +113,10 @@ def build_server(settings: Settings | None = None, *, on_closed: Callable[[], No
         version=__version__,
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
+        subscriptions=bus,
     )
     register(mcp, settings)
+    queue = register_queue_tools(mcp, settings, bus)  # enqueue_images, queue_status, imagegen://jobs/{id}
     return mcp
 
 

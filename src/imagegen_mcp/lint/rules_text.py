@@ -22,6 +22,7 @@ _CLAUSE_END = re.compile(r"[.!?;\n。！？；]")
 _TOKEN = re.compile(r"\S+")
 _ZH_RUN_END = re.compile(r"[，,。.！!？?；;：:、\s的]|$")
 _TRAIL = ".,;:)]}"
+_INTRODUCERS = frozenset({"with", "has", "have", "having", "bearing", "reading", "saying"})
 _NEG_BEFORE_EN = re.compile(
     r"(?<![A-Za-z])(?:no|without|free\s+of|don['’]?t|do\s+not|avoid|never|zero|remove|minus)"
     r"(?:\s+(?:any|the|a|an|visible|readable|extra|added|other))*\s*$",
@@ -110,15 +111,17 @@ def _backward_candidate(doc: Doc, pos: int, floor: int) -> tuple[int, int] | Non
     seg = doc.masked[floor:pos]
     toks = list(_TOKEN.finditer(seg))
     picked: list[re.Match[str]] = []
+    introduced = False
     for m in reversed(toks):
         low = m.group(0).lower().strip(_TRAIL)
-        if low in ("with", "has", "have", "having", "and", "that", "which", "reads", "says", "is", "are") or MASK in m.group(0):
+        if low in _INTRODUCERS:
+            introduced = True
+            break
+        if MASK in m.group(0) or len(picked) >= 6:
             break
         picked.append(m)
-        if len(picked) >= 6 or m.group(0)[-1:] in ",;:":
-            break
-    if not picked or len(picked) == len(toks) and floor == 0 and len(toks) > 6:
-        return None
+    if not picked or not introduced:
+        return None  # only "with X written on it" / "has X painted on it" name the text
     start = floor + picked[-1].start()
     end = floor + picked[0].end()
     words = doc.masked[start:end]
@@ -134,11 +137,14 @@ def _backward_candidate(doc: Doc, pos: int, floor: int) -> tuple[int, int] | Non
 def _en_cues(doc: Doc, sig: Signals) -> list[Cue]:
     context = wordset("text_context_cues")
     candidate_only = wordset("text_candidate_cues")
+    digit_cues = wordset("text_digit_cues")
     masked = doc.masked
     cues: list[Cue] = []
     strong = lx.pattern("en", "text_cues_strong")
     mark = lx.pattern("en", "text_cues_mark")
+    digits = lx.pattern("en", "text_digit_cues")
     found = [(m, False) for m in strong.finditer(masked)] + [(m, True) for m in mark.finditer(masked)]
+    found += [(m, False) for m in digits.finditer(masked)]
     found.sort(key=lambda x: (x[0].start(), -x[0].end()))
     taken: list[tuple[int, int]] = []
     for m, is_mark in found:
@@ -151,6 +157,12 @@ def _en_cues(doc: Doc, sig: Signals) -> list[Cue]:
         cs, ce = _clause(masked, s)
         after = _literal_right_after(doc, e)
         near = after or _literal_near(doc, s, e)
+        if cue in digit_cues:
+            cand = _forward_candidate(doc, e, ce)
+            if after or (cand and masked[cand[0]].isdigit()):
+                taken.append((s, e))
+                cues.append(Cue(s, e, "en", None if after else cand, after))
+            continue
         if cue in context and not (after or _carrier_before().search(masked[max(0, s - 60) : s])):
             if not (cue in ("titled", "entitled") and _forward_candidate(doc, e, ce)):
                 continue
@@ -170,6 +182,11 @@ def _en_cues(doc: Doc, sig: Signals) -> list[Cue]:
                 continue  # "writing a letter", "casting spells"
         taken.append((s, e))
         cues.append(Cue(s, e, "en", cand, False))
+    for m in lx.pattern("en", "text_amount").finditer(masked):
+        s, e = m.span()
+        if any(a <= s < b for a, b in taken) or any(c.cand and c.cand[0] <= s < c.cand[1] for c in cues):
+            continue
+        cues.append(Cue(s, e, "en", (s, e), False))
     return cues
 
 

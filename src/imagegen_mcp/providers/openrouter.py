@@ -21,6 +21,7 @@ the error is raised at once with its ``retry_after`` so the queue can schedule i
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Mapping
@@ -73,7 +74,7 @@ class OpenRouterProvider:
 
     def __init__(
         self,
-        http: httpx2.AsyncClient,
+        http: httpx2.AsyncClient | None = None,
         *,
         api_key: str | None,
         base_url: str,
@@ -82,8 +83,13 @@ class OpenRouterProvider:
         max_attempts: int = 3,
         retry_budget_s: float = 90.0,
         backoff_s: float = 1.0,
+        timeout_s: float = 180.0,
     ) -> None:
+        # Built on first use, not at start-up: creating a TLS context costs ~50 ms of cold start,
+        # and a host starts this server on every launch whether or not it generates anything.
         self._http = http
+        self._owns_http = http is None
+        self._timeout_s = timeout_s
         self._key = api_key
         self._base = base_url.rstrip("/")
         self._app_headers = {"HTTP-Referer": app_url, "X-OpenRouter-Title": app_title, "X-Title": app_title}
@@ -196,7 +202,7 @@ class OpenRouterProvider:
         if auth and self._key:
             headers["Authorization"] = f"Bearer {self._key}"
         try:
-            return await self._http.request(method, f"{self._base}{path}", headers=headers, **kw)
+            return await self.http.request(method, f"{self._base}{path}", headers=headers, **kw)
         except httpx2.TimeoutException as exc:
             raise e.ProviderTimeoutError(
                 f"no answer from OpenRouter within the time limit ({exc.__class__.__name__})",
@@ -207,6 +213,19 @@ class OpenRouterProvider:
                 f"could not reach OpenRouter at {self._base} ({exc.__class__.__name__})",
                 "check the network and OPENROUTER_BASE_URL, then retry",
             ) from None
+
+    @property
+    def http(self) -> httpx2.AsyncClient:
+        if self._http is None:
+            timeout = httpx2.Timeout(connect=15.0, read=self._timeout_s, write=60.0, pool=30.0)
+            limits = httpx2.Limits(max_connections=32, max_keepalive_connections=8)
+            self._http = httpx2.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False)
+        return self._http
+
+    async def aclose(self) -> None:
+        if self._owns_http and self._http is not None:
+            await self._http.aclose()
+            self._http = None
 
     async def _with_retries(self, attempt: Any) -> ProviderResult:
         started = time.monotonic()
@@ -348,8 +367,8 @@ class OpenRouterProvider:
 
 
 def _json(response: httpx2.Response) -> Any:
-    try:
-        return response.json()
+    try:  # from the bytes: response.json() would first decode a second, full-size text copy
+        return json.loads(response.content)
     except ValueError:
         return None
 

@@ -1,0 +1,79 @@
+"""Per-call overhead: generate_image over stdio against a floor that does only the unavoidable work.
+
+Both talk to the same emulator process (no added latency, a 1024x1024 PNG per request). The floor is
+one httpx2 POST of the same chat request, JSON parse, base64 decode, and a durable file write
+(tmp → fsync → rename, which this project promises). The server adds: JSON-RPC over stdio, argument
+validation, prompt lint, sniffing and measuring the image, and the result. Previews are measured
+separately (``return_image="preview"``) because they re-encode the image.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import httpx2
+
+from .common import PYTHON, Figure, child_env, interleaved, median
+from .emulator_proc import EmulatorProcess
+from .rawstdio import RawStdioServer
+
+PROMPT = "A watercolor lighthouse on a cliff at dusk, warm light in the window, gulls overhead"
+MODEL = "google/gemini-3.1-flash-image-preview"
+
+
+def floor_call(http: httpx2.Client, emu: EmulatorProcess, out_dir: Path) -> float:
+    started = time.perf_counter()
+    response = http.post(
+        f"{emu.base_url}/chat/completions",
+        headers={"Authorization": f"Bearer {emu.key}"},
+        json={"model": MODEL, "messages": [{"role": "user", "content": PROMPT}], "modalities": ["image", "text"]},
+    )
+    url = response.json()["choices"][0]["message"]["images"][0]["image_url"]["url"]
+    data = base64.b64decode(url.partition(",")[2])
+    tmp = out_dir / f".floor-{time.perf_counter_ns()}.tmp"
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, out_dir / f"floor-{time.perf_counter_ns()}.png")
+    return time.perf_counter() - started
+
+
+def ours_call(server: RawStdioServer, return_image: str) -> float:
+    started = time.perf_counter()
+    server.call_tool("generate_image", {"prompt": PROMPT, "return_image": return_image})
+    return time.perf_counter() - started
+
+
+def run(runs: int) -> list[Figure]:
+    with tempfile.TemporaryDirectory() as tmp, EmulatorProcess() as emu:
+        emu.set_fault({"kind": "size", "width": 1024, "height": 1024})
+        out = Path(tmp)
+        env = child_env(OPENROUTER_API_KEY=emu.key, OPENROUTER_BASE_URL=emu.base_url, IMAGEGEN_OUTPUT_DIR=str(out / "ours"))
+        with RawStdioServer([PYTHON, "-m", "imagegen_mcp", "serve"], env) as server, httpx2.Client(timeout=30) as http:
+            (out / "floor").mkdir()
+            ours, floor = interleaved(lambda: ours_call(server, "none"), lambda: floor_call(http, emu, out / "floor"), runs, 2)
+            preview, floor2 = interleaved(
+                lambda: ours_call(server, "preview"), lambda: floor_call(http, emu, out / "floor"), runs, 1
+            )
+    return [
+        Figure(
+            "per call: generate_image, return_image=none",
+            median(ours) * 1000,
+            median(floor) * 1000,
+            "ms",
+            target=1.3,
+            note=f"median of {runs}; floor = POST + JSON + decode + durable write of the same 1024x1024 PNG",
+        ),
+        Figure(
+            "per call: generate_image with preview",
+            median(preview) * 1000,
+            median(floor2) * 1000,
+            "ms",
+            note="the preview's extra cost (decode + resize + JPEG encode) is reported, not targeted",
+        ),
+    ]

@@ -1,0 +1,180 @@
+"""style-conflict (mutually exclusive media, shot scales, times of day, colour regimes) and binding-risk.
+
+Odd *content* ("a horse riding an astronaut") is not a style conflict; only the lexicon groups in
+``style_conflict`` are compared, and only the group pairs listed in ``style_conflicts``. Artwork shown as
+an object ("a photo of a watercolor painting"), explicit blends ("mixed media", "X meets Y") and realist
+painting ("photorealistic … painting", 写实风格油画) are excluded.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+
+from . import lexicon as lx
+from .base import Ctx, Signals, hint, shorten
+from .doc import Doc
+from .models import Lang, LintHint
+
+_NEXT_WORD = re.compile(r"[\s\-]*([A-Za-z]+)")
+_CLAUSE_END = re.compile(r"\s*(?:[,.;:!?)]|$)")
+_ZH_PAINT_NOUN = re.compile("[画畫]")
+_TIDY = re.compile(r"\s{2,}|\s+(?=[,.;])")
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    start: int
+    end: int
+    group: str
+    lang: Lang
+
+
+@functools.cache
+def _pairs() -> tuple[tuple[str, str], ...]:
+    node = lx.load("en")["style_conflicts"]
+    out: list[tuple[str, str]] = []
+    if isinstance(node, list):
+        for pair in node:
+            if isinstance(pair, list) and len(pair) == 2:
+                out.append((str(pair[0]), str(pair[1])))
+    return tuple(out)
+
+
+def _mono_ok(doc: Doc, m: re.Match[str]) -> bool:
+    """'black and white' is a colour regime only before a regime noun or at the end of a clause."""
+    word = m.group(0).lower()
+    if not word.startswith(("black", "b&w")):
+        return True
+    nxt = _NEXT_WORD.match(doc.masked, m.end())
+    if nxt and nxt.group(1).lower() in frozenset(lx.terms("en", "mono_regime_nouns")):
+        return True
+    return bool(_CLAUSE_END.match(doc.masked, m.end())) and not re.search(
+        r"\b(?:is|are|was|were)\s+$", doc.masked[max(0, m.start() - 12) : m.start()]
+    )
+
+
+def _terms(doc: Doc) -> list[Term]:
+    out: list[Term] = []
+    for lang in ("en", "zh"):
+        mono_not = lx.pattern("zh", "mono_not")
+        for group in lx.groups(lang, "style_conflict"):
+            for m in lx.pattern(lang, f"style_conflict.{group}").finditer(doc.masked):
+                if group == "mono" and lang == "en" and not _mono_ok(doc, m):
+                    continue
+                if group == "mono" and lang == "zh" and mono_not.match(doc.masked, m.start()):
+                    continue
+                out.append(Term(m.start(), m.end(), group, "zh" if lang == "zh" else "en"))
+    # A longer term of one group may contain a shorter one of another (超写实 vs 写实): keep the longest.
+    out.sort(key=lambda t: (t.start, -(t.end - t.start)))
+    kept: list[Term] = []
+    for t in out:
+        if kept and t.start < kept[-1].end:
+            continue
+        kept.append(t)
+    return kept
+
+
+def _artwork_object(doc: Doc, photo: Term, other: Term) -> bool:
+    """"a photo of a watercolor painting", 挂在墙上的水彩画的照片: the artwork is the subject."""
+    masked = doc.masked
+    if other.lang == "zh" or photo.lang == "zh":
+        if photo.start > other.end and masked[photo.start - 1 : photo.start] == "的":
+            return True
+        return bool(lx.pattern("zh", "artwork_object_after").search(masked))
+    if photo.start > other.start:
+        return False
+    follow = masked[other.end : other.end + 40]
+    m = lx.pattern("en", "artwork_objects").search(follow)
+    return bool(m) and len(follow[: m.start()].split()) <= 2  # type: ignore[union-attr]
+
+
+def _realist_painting(doc: Doc, a: Term, b: Term) -> bool:
+    groups = {a.group, b.group}
+    if groups != {"photoreal", "paint"}:
+        return False
+    paint = a if a.group == "paint" else b
+    if paint.lang == "zh":
+        return bool(_ZH_PAINT_NOUN.search(doc.masked, paint.start, paint.end + 1))
+    return bool(lx.pattern("en", "realism_painting").search(doc.masked))
+
+
+def style_conflict(doc: Doc, ctx: Ctx, sig: Signals) -> list[LintHint]:
+    """``style-conflict``: two mutually exclusive styles, shot scales, times of day or colour regimes."""
+    if lx.pattern("en", "style_blend").search(doc.masked) or lx.pattern("zh", "style_blend").search(doc.masked):
+        return []
+    terms = [t for t in _terms(doc) if not sig.quiet(t.start, t.end)]
+    if len(terms) < 2:
+        return []
+    by_group: dict[str, list[Term]] = {}
+    for t in terms:
+        by_group.setdefault(t.group, []).append(t)
+    out: list[LintHint] = []
+    for ga, gb in _pairs():
+        if ga not in by_group or gb not in by_group:
+            continue
+        a, b = by_group[ga][0], by_group[gb][0]
+        if "photo" in (ga, gb):
+            photo, other = (a, b) if ga == "photo" else (b, a)
+            if _artwork_object(doc, photo, other):
+                continue
+        if _realist_painting(doc, a, b):
+            continue
+        first, second = sorted((a, b), key=lambda t: t.start)
+        wa, wb = doc.text[first.start : first.end], doc.text[second.start : second.end]
+        keep_a = _TIDY.sub(" ", doc.text[: second.start] + doc.text[second.end :]).strip()
+        keep_b = _TIDY.sub(" ", doc.text[: first.start] + doc.text[first.end :]).strip()
+        zh = second.lang == "zh"
+        fix = (
+            f"二选一：「{shorten(keep_a, 60)}」或「{shorten(keep_b, 60)}」；若是有意混搭，请明确写“混合媒介”或“A与B融合”。"
+            if zh
+            else f'Pick one: "{shorten(keep_a, 70)}" or "{shorten(keep_b, 70)}"; for a deliberate mix, say so ("mixed media", "{wa} meets {wb}").'
+        )
+        out.append(
+            hint(
+                doc,
+                "style-conflict",
+                "warning",
+                f'"{wa}" and "{wb}" pull in different directions; the model will pick one or blend them unpredictably.',
+                fix,
+                (second.start, second.end),
+                lang=second.lang,
+                ambiguity=True,
+                evidence=f"{wa} / {wb}",
+            )
+        )
+    return out
+
+
+def binding_risk(doc: Doc, ctx: Ctx, sig: Signals) -> list[LintHint]:
+    """``binding-risk``: two or more objects, each with its own colour or material (attributes may swap)."""
+    pairs: list[tuple[int, int, str]] = []
+    skip = lx.anchored("en", "binding_not_before", "start")
+    for key in ("colours", "materials"):
+        for m in lx.pattern("en", key).finditer(doc.masked):
+            nxt = _NEXT_WORD.match(doc.masked, m.end())
+            if not nxt or skip.match(doc.masked, m.end()) or skip.match(doc.masked, nxt.start(1)):
+                continue
+            pairs.append((m.start(), nxt.end(1), m.group(0).lower()))
+        for m in lx.pattern("zh", key).finditer(doc.masked):
+            pairs.append((m.start(), m.end() + 3, m.group(0)))
+    attrs = {p[2] for p in pairs}
+    if len(attrs) < 2:
+        return []
+    pairs.sort()
+    shown = [doc.text[s:e].strip() for s, e, _ in pairs[:4]]
+    zh = doc.han_chars > doc.en_words
+    return [
+        hint(
+            doc,
+            "binding-risk",
+            "info",
+            f"Several objects with their own colour or material ({', '.join(shown)}); models sometimes swap them.",
+            "给每个物体单独一句，例如“立方体是红色的。旁边的球体是蓝色的。”"
+            if zh
+            else 'Give each object its own clause, e.g. "The cube is red. Next to it, the sphere is blue."',
+            (pairs[0][0], pairs[0][1]),
+            lang="zh" if zh else "en",
+        )
+    ]

@@ -44,7 +44,9 @@ class Figure:
         return {**asdict(self), "ratio": self.ratio, "met": self.met}
 
 
-def interleaved(a: Callable[[], float], b: Callable[[], float], runs: int, warmup: int = 1) -> tuple[list[float], list[float]]:
+def interleaved(
+    a: Callable[[], float], b: Callable[[], float], runs: int, warmup: int = 1
+) -> tuple[list[float], list[float]]:
     """Run a and b alternately (a b a b …) so drift in machine load hits both equally."""
     for _ in range(warmup):
         a()

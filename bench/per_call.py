@@ -53,10 +53,14 @@ def run(runs: int) -> list[Figure]:
     with tempfile.TemporaryDirectory() as tmp, EmulatorProcess() as emu:
         emu.set_fault({"kind": "size", "width": 1024, "height": 1024})
         out = Path(tmp)
-        env = child_env(OPENROUTER_API_KEY=emu.key, OPENROUTER_BASE_URL=emu.base_url, IMAGEGEN_OUTPUT_DIR=str(out / "ours"))
+        env = child_env(
+            OPENROUTER_API_KEY=emu.key, OPENROUTER_BASE_URL=emu.base_url, IMAGEGEN_OUTPUT_DIR=str(out / "ours")
+        )
         with RawStdioServer([PYTHON, "-m", "imagegen_mcp", "serve"], env) as server, httpx2.Client(timeout=30) as http:
             (out / "floor").mkdir()
-            ours, floor = interleaved(lambda: ours_call(server, "none"), lambda: floor_call(http, emu, out / "floor"), runs, 2)
+            ours, floor = interleaved(
+                lambda: ours_call(server, "none"), lambda: floor_call(http, emu, out / "floor"), runs, 2
+            )
             preview, floor2 = interleaved(
                 lambda: ours_call(server, "preview"), lambda: floor_call(http, emu, out / "floor"), runs, 1
             )

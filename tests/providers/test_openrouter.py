@@ -37,7 +37,9 @@ async def test_the_catalogue_is_fetched_once_per_process(provider: OpenRouterPro
     assert len([r for r in emulator.requests if r.path.endswith("/images/models")]) == 1
 
 
-async def test_image_only_models_on_chat_ask_for_image_modality_only(provider: OpenRouterProvider, emulator: Emulator) -> None:
+async def test_image_only_models_on_chat_ask_for_image_modality_only(
+    provider: OpenRouterProvider, emulator: Emulator
+) -> None:
     result = await provider.generate(
         ProviderRequest(prompt="a kite", model="black-forest-labs/flux.2-pro", surface="chat")
     )
@@ -47,7 +49,9 @@ async def test_image_only_models_on_chat_ask_for_image_modality_only(provider: O
 
 
 async def test_gemini_asks_for_image_and_text(provider: OpenRouterProvider, emulator: Emulator) -> None:
-    await provider.generate(ProviderRequest(prompt="a kite", model="google/gemini-2.5-flash-image", image_size="medium"))
+    await provider.generate(
+        ProviderRequest(prompt="a kite", model="google/gemini-2.5-flash-image", image_size="medium")
+    )
     chat = [r for r in emulator.requests if r.path.endswith("/chat/completions")][-1]
     assert chat.json["modalities"] == ["image", "text"]
     assert chat.json["image_config"] == {"image_size": "2K"}
@@ -60,7 +64,9 @@ async def test_n_on_chat_is_n_calls_with_costs_summed(provider: OpenRouterProvid
     assert result.cost_usd is not None and result.cost_usd > 0
 
 
-async def test_a_retry_after_longer_than_the_budget_is_not_slept(provider: OpenRouterProvider, emulator: Emulator) -> None:
+async def test_a_retry_after_longer_than_the_budget_is_not_slept(
+    provider: OpenRouterProvider, emulator: Emulator
+) -> None:
     provider.retry_budget_s = 1.0
     emulator.push_fault(Fault("http", status=429, retry_after=60))
     with pytest.raises(e.RateLimitError) as info:

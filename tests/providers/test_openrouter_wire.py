@@ -25,7 +25,11 @@ def png() -> bytes:
     [
         (200, {"error": {"code": "server_error", "message": "Generation failed"}}, e.ProviderDownError),
         (200, {"error": {"code": "429", "message": "Rate limit exceeded"}}, e.RateLimitError),
-        (429, {"error": {"message": "at capacity", "error_type": "rate_limit_exceeded", "http_status": 429}}, e.RateLimitError),
+        (
+            429,
+            {"error": {"message": "at capacity", "error_type": "rate_limit_exceeded", "http_status": 429}},
+            e.RateLimitError,
+        ),
         (400, {"error": {"message": "acme/fake-1.0 is not a valid model ID", "code": 400}}, e.ModelNotFoundError),
         (200, {"error": {"message": "x", "metadata": {"error_type": "payment_required"}}}, e.CreditsError),
         (500, "not json at all", e.ProviderDownError),

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from . import __version__
+from . import __version__, cli_queue
 
 ASPECT_HELP = "e.g. 1:1, 16:9, 9:16"
 
@@ -83,6 +83,8 @@ def parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="start the server over stdio as a host would and make an image")
     demo.add_argument("--prompt", default=None)
+
+    cli_queue.add_parsers(sub)  # enqueue · worker · status
     return p
 
 
@@ -209,4 +211,5 @@ COMMANDS = {
     "lint": cmd_lint,
     "schemas": cmd_schemas,
     "demo": cmd_demo,
+    **cli_queue.COMMANDS,
 }

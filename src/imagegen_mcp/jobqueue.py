@@ -561,7 +561,10 @@ class JobQueue:
         return self._jobs_where(None, "request_id = ? ORDER BY idx", (request_id,))
 
     def recent(self, limit: int) -> list[Job]:
-        return self._jobs_where(None, "1 ORDER BY rowid DESC LIMIT ?", (limit,))
+        """The ``limit`` most recently enqueued jobs, oldest first."""
+        return self._jobs_where(
+            None, "rowid IN (SELECT rowid FROM jobs ORDER BY rowid DESC LIMIT ?) ORDER BY rowid", (limit,)
+        )
 
     def totals(self) -> dict[str, Any]:
         """Jobs per status and cost so far, over the whole queue."""

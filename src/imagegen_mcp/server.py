@@ -193,7 +193,10 @@ def register(mcp: ImagegenServer, settings: Settings) -> None:
             result = await generate(
                 services, request, dry_run=dry_run, lint_options=options, progress=ctx.report_progress
             )
-            content = await anyio.to_thread.run_sync(render, result, return_image == "preview")
+            with_preview = return_image == "preview" and bool(result.images)
+            content = (
+                await anyio.to_thread.run_sync(render, result, True) if with_preview else render(result, False)
+            )
         except ImagegenError as exc:
             raise tool_error(exc, services.settings) from None
         return CallToolResult(content=content, structured_content=dump(result))
@@ -278,8 +281,12 @@ def summary(result: GenerateResult) -> str:
     """One line for the model (and for hosts that cannot show images): what, where, cost, time."""
     hints = ""
     if result.hints:
-        shown = "; ".join(f"[{h.rule}] {h.fix}" for h in result.hints[:3])
-        more = f" (+{len(result.hints) - 3} more)" if len(result.hints) > 3 else ""
+        # Warnings first: one line must carry what matters; the rest is in structured hints[].
+        ranked = sorted(result.hints, key=lambda h: {"error": 0, "warning": 1, "info": 2}[h.severity])
+        shown = "; ".join(f"[{h.rule}] {h.fix}" for h in ranked[:2] if h.severity != "info") or (
+            f"[{ranked[0].rule}] {ranked[0].fix}"
+        )
+        more = f" (+{len(ranked) - 2} more in hints)" if len(ranked) > 2 else ""
         hints = f" Prompt hints: {shown}{more}."
     if result.dry_run:
         req = result.request

@@ -130,6 +130,11 @@ class Worker:
         self._active: dict[str, _Active] = {}
         self._last_housekeeping = 0.0
 
+    @property
+    def running(self) -> int:
+        """Jobs this worker holds right now."""
+        return len(self._active)
+
     # ------------------------------------------------------------------ loop
 
     async def run(self) -> WorkerStats:

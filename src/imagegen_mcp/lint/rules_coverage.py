@@ -13,7 +13,7 @@ from .rules_basic import wordset
 
 FAMILIES: tuple[str, ...] = ("style", "setting", "composition", "lighting", "mood")
 _SUPPRESSIBLE = frozenset({"setting", "lighting", "mood"})
-_NOT_SUBJECT: tuple[str, ...] = ("style", "composition", "lighting", "mood", "technical", "quality", "vague")
+_NOT_SUBJECT: tuple[str, ...] = ("style", "composition", "lighting_technique", "mood", "technical", "quality", "vague")
 _EN_WORD = re.compile(f"[{lx.EN_LETTER}]+(?:['’][{lx.EN_LETTER}]+)*")
 _STARTS_SENTENCE = re.compile(r"(?:^|[.!?;:\n。！？]\s*|[\"“‘'(]\s*)$")
 
@@ -47,11 +47,14 @@ def has_subject(doc: Doc) -> bool:
         rest = lx.pattern("zh", key).sub(" ", rest)
     stop = wordset("stopwords")
     for w in _EN_WORD.findall(rest):
-        if len(w) >= 3 and w.lower() not in stop and not w.isdigit():
-            return True
+        if w.lower() in stop:
+            continue
+        if len(w) >= 3 or (len(w) == 2 and (w.isupper() or any(c.isdigit() for c in w))) or w.isdigit():
+            return True  # a word, an acronym (TV, F1) or a number ("42")
     stop_chars = lx.text("zh", "stop_chars")
     han = [c for c in lx.HAN_RE.findall(rest) if c not in stop_chars]
-    return len(han) >= 2
+    # Two Han characters make a noun; a one-character prompt (猫) is its own subject.
+    return len(han) >= 2 or (len(han) == 1 and doc.han_chars <= 2)
 
 
 def missing_subject(doc: Doc, ctx: Ctx, sig: Signals) -> list[LintHint]:

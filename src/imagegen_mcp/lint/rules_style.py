@@ -122,6 +122,9 @@ def style_conflict(doc: Doc, ctx: Ctx, sig: Signals) -> list[LintHint]:
         if _realist_painting(doc, a, b):
             continue
         first, second = sorted((a, b), key=lambda t: t.start)
+        between = doc.masked[first.end : second.start]
+        if lx.pattern("en", "style_intended").search(between) or lx.pattern("zh", "style_intended").search(between):
+            continue  # "an oil painting in the style of pixel art": a deliberate mix
         wa, wb = doc.text[first.start : first.end], doc.text[second.start : second.end]
         keep_a = _TIDY.sub(" ", doc.text[: second.start] + doc.text[second.end :]).strip()
         keep_b = _TIDY.sub(" ", doc.text[: first.start] + doc.text[first.end :]).strip()
@@ -149,21 +152,30 @@ def style_conflict(doc: Doc, ctx: Ctx, sig: Signals) -> list[LintHint]:
 
 def binding_risk(doc: Doc, ctx: Ctx, sig: Signals) -> list[LintHint]:
     """``binding-risk``: two or more objects, each with its own colour or material (attributes may swap)."""
-    pairs: list[tuple[int, int, str]] = []
+    pairs: list[tuple[int, int, str, str]] = []
     skip = lx.anchored("en", "binding_not_before", "start")
+    attribute = re.compile(
+        f"(?:{lx.alternation('en', lx.terms('en', 'colours') + lx.terms('en', 'materials'))})$", re.IGNORECASE
+    )
+    function = frozenset(lx.terms("en", "function_words"))
     for key in ("colours", "materials"):
         for m in lx.pattern("en", key).finditer(doc.masked):
             nxt = _NEXT_WORD.match(doc.masked, m.end())
             if not nxt or skip.match(doc.masked, m.end()) or skip.match(doc.masked, nxt.start(1)):
                 continue
-            pairs.append((m.start(), nxt.end(1), m.group(0).lower()))
+            noun = nxt.group(1).lower()
+            if noun in function or attribute.match(noun):
+                continue  # "a blue metallic sphere" is one object; "a glass of" is not a material
+            pairs.append((m.start(), nxt.end(1), m.group(0).lower(), noun))
         for m in lx.pattern("zh", key).finditer(doc.masked):
-            pairs.append((m.start(), m.end() + 3, m.group(0)))
+            tail = doc.masked[m.end() : m.end() + 4].lstrip("的")
+            pairs.append((m.start(), m.end() + 3, m.group(0), tail[:2]))
     attrs = {p[2] for p in pairs}
-    if len(attrs) < 2:
+    nouns = {p[3] for p in pairs}
+    if len(attrs) < 2 or len(nouns) < 2:
         return []
     pairs.sort()
-    shown = [doc.text[s:e].strip() for s, e, _ in pairs[:4]]
+    shown = [doc.text[s:e].strip() for s, e, _, _ in pairs[:4]]
     zh = doc.han_chars > doc.en_words
     return [
         hint(

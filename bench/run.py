@@ -1,0 +1,73 @@
+"""Run every benchmark, print one table, write JSON.
+
+    python bench/run.py            # the full suite (a few minutes)
+    python bench/run.py --quick    # fewer repetitions; what CI runs so the harness never rots
+    python -m bench --json bench/results/latest.json
+
+No figure here is asserted: on a shared 2-core machine a timing assertion is a coin toss. Each figure
+is a ratio against a floor measured side by side in the same run; the table says whether it met its
+target, and docs/benchmarks.md keeps the latest table with the machine it came from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    __package__ = "bench"
+
+from bench.common import Figure, machine, table, write_json  # noqa: E402
+
+
+def suites(quick: bool) -> list[tuple[str, Callable[[], list[Figure]]]]:
+    from bench import cold_start, memory, per_call
+
+    runs = 3 if quick else 11
+    found: list[tuple[str, Callable[[], list[Figure]]]] = [
+        ("cold start", lambda: cold_start.run(runs)),
+        ("per call", lambda: per_call.run(runs if quick else 21)),
+        ("memory", lambda: memory.run()),
+    ]
+    try:
+        from bench import queue_bench
+
+        found.append(("queue", lambda: queue_bench.figures(quick=quick)))
+    except ImportError:
+        pass
+    try:
+        from bench import lint_eval
+
+        found.append(("lint", lambda: lint_eval.figures()))
+    except ImportError:
+        pass
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions (CI)")
+    parser.add_argument("--json", type=Path, default=None, help="write the figures here")
+    parser.add_argument("--only", action="append", default=[], help="run only these suites (repeatable)")
+    args = parser.parse_args(argv)
+    figures: list[Figure] = []
+    started = time.monotonic()
+    for name, suite in suites(args.quick):
+        if args.only and name not in args.only:
+            continue
+        print(f"running {name} …", file=sys.stderr, flush=True)
+        figures.extend(suite())
+    print(table(figures))
+    meta = {**machine(), "quick": args.quick, "seconds": round(time.monotonic() - started, 1)}
+    print(f"\n{meta}")
+    if args.json:
+        write_json(figures, args.json, meta)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -38,6 +38,8 @@ class Settings:
     orphan_timeout_s: float = 1800.0
     mcp_token: str | None = field(default=None, repr=False)
     workspace: tuple[Path, ...] = ()
+    # Host names clients use to reach an HTTP server bound to a non-loopback address.
+    allowed_hosts: tuple[str, ...] = ()
     max_baseline_mb: float = 20.0
     # Seconds allowed for one provider request (the Image API's own examples take ~95 s).
     request_timeout_s: float = 180.0
@@ -80,6 +82,7 @@ class Settings:
             orphan_timeout_s=_number(env, "IMAGEGEN_ORPHAN_TIMEOUT_S", 1800, minimum=5, maximum=7 * 86400),
             mcp_token=env.get("IMAGEGEN_MCP_TOKEN", "").strip() or None,
             workspace=_path_list(env, "IMAGEGEN_WORKSPACE"),
+            allowed_hosts=tuple(h.strip() for h in env.get("IMAGEGEN_ALLOWED_HOSTS", "").split(",") if h.strip()),
             max_baseline_mb=_number(env, "IMAGEGEN_MAX_BASELINE_MB", 20, minimum=0.01, maximum=1024),
             request_timeout_s=_number(env, "IMAGEGEN_TIMEOUT_S", 180, minimum=1, maximum=3600),
         )

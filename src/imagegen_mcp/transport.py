@@ -14,11 +14,15 @@ import os
 import signal
 import sys
 import threading
+from typing import TYPE_CHECKING
 
 import anyio
 
 from .config import Settings
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from mcp.server.transport_security import TransportSecuritySettings
 
 # After a signal, give the lifespan at most this long to close before the process exits anyway.
 SHUTDOWN_GRACE_S = 5.0
@@ -34,6 +38,7 @@ def serve(settings: Settings, *, transport: str = "stdio", host: str = "127.0.0.
             "export IMAGEGEN_MCP_TOKEN=$(python -c 'import secrets; print(secrets.token_urlsafe(32))'), "
             "or bind --host 127.0.0.1",
         )
+    security = host_checks(host, settings.allowed_hosts) if transport != "stdio" else None
     closed = threading.Event()
     mcp = build_server(settings, on_closed=closed.set)
 
@@ -57,14 +62,37 @@ def serve(settings: Settings, *, transport: str = "stdio", host: str = "127.0.0.
             if transport == "stdio":
                 await mcp.run_stdio_async()
             elif transport == "http":
-                await mcp.run_streamable_http_async(host=host, port=port, streamable_http_path=path or "/mcp")
+                await mcp.run_streamable_http_async(
+                    host=host, port=port, streamable_http_path=path or "/mcp", transport_security=security
+                )
             else:
-                await mcp.run_sse_async(host=host, port=port, sse_path=path or "/sse")
+                await mcp.run_sse_async(host=host, port=port, sse_path=path or "/sse", transport_security=security)
             tg.cancel_scope.cancel()
 
     anyio.run(main)
     sys.stdout.flush()
     return 0
+
+
+def host_checks(bind: str, extra: tuple[str, ...]) -> TransportSecuritySettings:
+    """DNS-rebinding protection that stays on for every bind (the SDK drops it for 0.0.0.0).
+
+    Allowed ``Host`` values: the loopback names, the bind address when it is a specific one, and
+    ``IMAGEGEN_ALLOWED_HOSTS`` (the names clients use to reach a remote server); ``Origin`` the same
+    over http and https. Any port is allowed for each.
+    """
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    names = ["127.0.0.1", "localhost", "[::1]", *extra]
+    if bind not in ("0.0.0.0", "::", "") and bind not in names:
+        names.append(f"[{bind}]" if ":" in bind else bind)
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=[h for name in names for h in (name, f"{name}:*")],
+        allowed_origins=[
+            f"{scheme}://{name}{port}" for name in names for scheme in ("http", "https") for port in ("", ":*")
+        ],
+    )
 
 
 def is_loopback(host: str) -> bool:

@@ -52,6 +52,7 @@ class Mapping:
     target_precision: float | None = None
     max_fire_rate: float | None = None
     note: str = ""
+    recall_only: bool = False
     result: dict[str, float | int | str | bool | None] = field(default_factory=dict)
 
 
@@ -116,7 +117,7 @@ def evaluate(m: Mapping, rows: list[Row], reports: dict[tuple[str, int], LintRep
         "tp": tp,
         "fp": fp,
         "fn": fn,
-        "precision": precision,
+        "precision": None if m.recall_only else precision,
         "recall": recall,
         "fire_rate_rest": fire_rest,
         "pass": ok if has_target else None,
@@ -129,7 +130,9 @@ def build_mappings(audit: dict[str, dict[tuple[str, int], bool]]) -> list[Mappin
         return lambda r: table.get((r.dataset, r.index), False)
 
     reference_unquoted = {
-        k for k, v in audit.get("text-unquoted", {}).items() if v and k[1] in (1556, 1563, 1571, 1593, 1601, 1577, 1578, 1598, 724, 304)
+        k
+        for k, v in audit.get("text-unquoted", {}).items()
+        if v and k[1] in (1556, 1563, 1571, 1593, 1601, 1577, 1578, 1598, 724, 304)
     }
     text_intent = lambda rep: rep.text_intent  # noqa: E731
     negation = fired("negative-phrasing")
@@ -137,51 +140,166 @@ def build_mappings(audit: dict[str, dict[tuple[str, int], bool]]) -> list[Mappin
     parti = lambda r: r.dataset == "parti"  # noqa: E731
     drawbench = lambda r: r.dataset == "drawbench"  # noqa: E731
     return [
-        Mapping("text intent", "DrawBench Text (raw label)", text_intent, lambda r: r.category == "Text", drawbench,
-                0.9, 0.8, note="recall >= 0.95 in prompt-lint.md"),
-        Mapping("text intent", "Parti Writing & Symbols (raw label)", text_intent,
-                lambda r: r.challenge == "Writing & Symbols", parti,
-                note="label also holds symbols (yin-yang, latte art): informative only"),
-        Mapping("text intent", "audited text-to-render, both sets", text_intent, audited("text-to-render"),
-                target_recall=0.9, target_precision=0.8, max_fire_rate=0.02),
-        Mapping("text-unquoted", "prompt-lint.md unquoted list (10 rows)", fired("text-unquoted"),
-                lambda r: (r.dataset, r.index) in reference_unquoted, target_recall=0.9,
-                note="precision: other firings counted as false unless audited unquoted"),
-        Mapping("text-unquoted", "audited unquoted text, both sets (15 rows)", fired("text-unquoted"),
-                audited("text-unquoted"), target_recall=0.9, target_precision=0.8),
-        Mapping("text-unquoted", "must stay quiet on DrawBench Text (all quoted)", fired("text-unquoted"),
-                lambda r: False, lambda r: r.dataset == "drawbench" and r.category == "Text", max_fire_rate=0.0),
-        Mapping("negative-phrasing", "Parti Note 'Negation' (raw label), Parti", negation,
-                lambda r: r.note == "Negation", parti, note="extra firings are real negations the note does not mark (see audit)"),
-        Mapping("negative-phrasing", "Parti Note 'Negation' (raw label), both sets", negation,
-                lambda r: r.note == "Negation", note="DrawBench has no negation label"),
-        Mapping("negative-phrasing", "audited negation, both sets", negation, audited("negation"),
-                target_recall=0.9, target_precision=0.8),
-        Mapping("count-present ∪ vague-plural", "Parti Quantity (raw label)", count_rules,
-                lambda r: r.challenge == "Quantity", parti, note="misses: bare plurals (bottles, children)"),
-        Mapping("count-present ∪ vague-plural", "DrawBench Counting (raw label)", count_rules,
-                lambda r: r.category == "Counting", drawbench),
-        Mapping("count-present", "DrawBench Counting (raw label)", fired("count-present"),
-                lambda r: r.category == "Counting", drawbench, target_recall=0.98),
-        Mapping("style-conflict", "quiet on DrawBench Conflicting", fired("style-conflict"), lambda r: False,
-                lambda r: r.dataset == "drawbench" and r.category == "Conflicting", max_fire_rate=0.0),
-        Mapping("style-conflict", "quiet on Parti Style & Format", fired("style-conflict"), lambda r: False,
-                lambda r: r.dataset == "parti" and r.challenge == "Style & Format", max_fire_rate=0.01),
-        Mapping("edit intent (any level)", "false positives, all prompts", lambda rep: rep.edit_intent,
-                lambda r: False, max_fire_rate=0.02),
-        Mapping("edit-needs-baseline (error)", "false positives, all prompts",
-                fired("edit-needs-baseline", min_severity="error"), lambda r: False, max_fire_rate=0.005),
-        Mapping("too-short", "Parti prompts of <= 2 words", fired("too-short"),
-                lambda r: len(r.prompt.split()) <= 2, parti, target_recall=0.9),
-        Mapping("too-short", "quiet on Parti Complex", fired("too-short"), lambda r: False,
-                lambda r: r.dataset == "parti" and r.challenge == "Complex", max_fire_rate=0.0),
+        Mapping(
+            "text intent",
+            "DrawBench Text (raw label)",
+            text_intent,
+            lambda r: r.category == "Text",
+            drawbench,
+            0.9,
+            0.8,
+            note="recall >= 0.95 in prompt-lint.md",
+        ),
+        Mapping(
+            "text intent",
+            "Parti Writing & Symbols (raw label)",
+            text_intent,
+            lambda r: r.challenge == "Writing & Symbols",
+            parti,
+            note="label also holds symbols (yin-yang, latte art): informative only",
+        ),
+        Mapping(
+            "text intent",
+            "audited text-to-render, both sets",
+            text_intent,
+            audited("text-to-render"),
+            target_recall=0.9,
+            target_precision=0.8,
+            max_fire_rate=0.02,
+        ),
+        Mapping(
+            "text-unquoted",
+            "prompt-lint.md unquoted list (10 rows)",
+            fired("text-unquoted"),
+            lambda r: (r.dataset, r.index) in reference_unquoted,
+            target_recall=0.9,
+            recall_only=True,
+            note="recall only: the list is not exhaustive (the 15-row audit gives precision)",
+        ),
+        Mapping(
+            "text-unquoted",
+            "audited unquoted text, both sets (15 rows)",
+            fired("text-unquoted"),
+            audited("text-unquoted"),
+            target_recall=0.9,
+            target_precision=0.8,
+        ),
+        Mapping(
+            "text-unquoted",
+            "must stay quiet on DrawBench Text (all quoted)",
+            fired("text-unquoted"),
+            lambda r: False,
+            lambda r: r.dataset == "drawbench" and r.category == "Text",
+            max_fire_rate=0.0,
+        ),
+        Mapping(
+            "negative-phrasing",
+            "Parti Note 'Negation' (raw label), Parti",
+            negation,
+            lambda r: r.note == "Negation",
+            parti,
+            note="extra firings are real negations the note does not mark (see audit)",
+        ),
+        Mapping(
+            "negative-phrasing",
+            "Parti Note 'Negation' (raw label), both sets",
+            negation,
+            lambda r: r.note == "Negation",
+            note="DrawBench has no negation label",
+        ),
+        Mapping(
+            "negative-phrasing",
+            "audited negation, both sets",
+            negation,
+            audited("negation"),
+            target_recall=0.9,
+            target_precision=0.8,
+        ),
+        Mapping(
+            "count-present ∪ vague-plural",
+            "Parti Quantity (raw label)",
+            count_rules,
+            lambda r: r.challenge == "Quantity",
+            parti,
+            note="misses: bare plurals (bottles, children)",
+        ),
+        Mapping(
+            "count-present ∪ vague-plural",
+            "DrawBench Counting (raw label)",
+            count_rules,
+            lambda r: r.category == "Counting",
+            drawbench,
+        ),
+        Mapping(
+            "count-present",
+            "DrawBench Counting (raw label)",
+            fired("count-present"),
+            lambda r: r.category == "Counting",
+            drawbench,
+            target_recall=0.98,
+        ),
+        Mapping(
+            "style-conflict",
+            "quiet on DrawBench Conflicting",
+            fired("style-conflict"),
+            lambda r: False,
+            lambda r: r.dataset == "drawbench" and r.category == "Conflicting",
+            max_fire_rate=0.0,
+        ),
+        Mapping(
+            "style-conflict",
+            "quiet on Parti Style & Format",
+            fired("style-conflict"),
+            lambda r: False,
+            lambda r: r.dataset == "parti" and r.challenge == "Style & Format",
+            max_fire_rate=0.01,
+        ),
+        Mapping(
+            "edit intent (any level)",
+            "false positives, all prompts",
+            lambda rep: rep.edit_intent,
+            lambda r: False,
+            max_fire_rate=0.02,
+        ),
+        Mapping(
+            "edit-needs-baseline (error)",
+            "false positives, all prompts",
+            fired("edit-needs-baseline", min_severity="error"),
+            lambda r: False,
+            max_fire_rate=0.005,
+        ),
+        Mapping(
+            "too-short",
+            "Parti prompts of <= 2 words",
+            fired("too-short"),
+            lambda r: len(r.prompt.split()) <= 2,
+            parti,
+            target_recall=0.9,
+        ),
+        Mapping(
+            "too-short",
+            "quiet on Parti Complex",
+            fired("too-short"),
+            lambda r: False,
+            lambda r: r.dataset == "parti" and r.challenge == "Complex",
+            max_fire_rate=0.0,
+        ),
         Mapping("keyword-list", "firing, all prompts", fired("keyword-list"), lambda r: False, max_fire_rate=0.02),
         Mapping("foreign-syntax", "firing, all prompts", fired("foreign-syntax"), lambda r: False, max_fire_rate=0.0),
-        Mapping("aspect-in-text ∪ aspect-conflict ∪ orientation-mismatch", "firing, all prompts",
-                lambda rep: any(h.rule in ("aspect-in-text", "aspect-conflict", "orientation-mismatch") for h in rep.hints),
-                lambda r: False, max_fire_rate=0.0),
-        Mapping("image-count-in-text", "firing, all prompts", fired("image-count-in-text"), lambda r: False,
-                max_fire_rate=0.0),
+        Mapping(
+            "aspect-in-text ∪ aspect-conflict ∪ orientation-mismatch",
+            "firing, all prompts",
+            lambda rep: any(h.rule in ("aspect-in-text", "aspect-conflict", "orientation-mismatch") for h in rep.hints),
+            lambda r: False,
+            max_fire_rate=0.0,
+        ),
+        Mapping(
+            "image-count-in-text",
+            "firing, all prompts",
+            fired("image-count-in-text"),
+            lambda r: False,
+            max_fire_rate=0.0,
+        ),
     ]
 
 
@@ -247,7 +365,9 @@ def main(argv: list[str] | None = None) -> int:
         evaluate(m, rows, reports)
     speed = timing((r.prompt for r in rows), context)
 
-    header = "| rule | positives / scope | n | pos | TP | FP | FN | precision | recall | fires on rest | target | result |"
+    header = (
+        "| rule | positives / scope | n | pos | TP | FP | FN | precision | recall | fires on rest | target | result |"
+    )
     lines = [header, "|" + "---|" * 12]
     for m in mappings:
         r = m.result
@@ -272,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
             "deterministic": deterministic,
             "speed": speed,
             "mappings": [
-                {"rule": m.name, "positives": m.positives, "target": target_text(m), "note": m.note, **m.result}
+                {"rule": m.name, "label": m.positives, "target": target_text(m), "note": m.note, **m.result}
                 for m in mappings
             ],
         }

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .doc import Doc
 from .models import Lang, LintHint, Severity
-
-_SENTENCE_END = re.compile(r"[.!?;:\n。！？；：]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,28 +68,6 @@ def hint(
         lang=lang,
         ambiguity=ambiguity,
     )
-
-
-def clause_bounds(text: str, pos: int) -> tuple[int, int]:
-    """The clause (between sentence punctuation) around ``pos``."""
-    start = 0
-    for m in _SENTENCE_END.finditer(text, 0, pos):
-        start = m.end()
-    m2 = _SENTENCE_END.search(text, pos)
-    end = m2.start() if m2 else len(text)
-    return start, end
-
-
-def lang_of(s: str) -> Lang:
-    """``zh`` when the string holds a Han character, else ``en``."""
-    from .lexicon import HAN_RE
-
-    return "zh" if HAN_RE.search(s) else "en"
-
-
-def replace_span(text: str, start: int, end: int, new: str) -> str:
-    """``text`` with ``[start, end)`` replaced (for concrete rewrites in ``fix``)."""
-    return text[:start] + new + text[end:]
 
 
 def shorten(s: str, limit: int = 160) -> str:

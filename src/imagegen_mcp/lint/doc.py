@@ -79,6 +79,14 @@ class Doc:
         e = self.ends[end - 1] if end > start else s
         return (s, max(s, e))
 
+    def rewrite(self, edits: list[tuple[int, int, str]]) -> str:
+        """The original prompt with ``text`` ranges replaced (for concrete rewrites in a fix)."""
+        out = self.original
+        for start, end, new in sorted(edits, key=lambda x: (-x[0], -x[1])):
+            s, e = self.span(start, end)
+            out = out[:s] + new + out[e:]
+        return out
+
     def in_literal(self, pos: int) -> bool:
         """True when ``pos`` (a ``text`` offset) lies inside a quoted literal, delimiters included."""
         return any(lit.start <= pos < lit.end for lit in self.literals)
@@ -135,9 +143,7 @@ def _can_open(text: str, i: int) -> bool:
         return False  # don't, Lincoln's, 5'
     if ch == '"' and prev.isdigit():
         return False  # a 12" pizza
-    if ch in _APOSTROPHE_LIKE and re.match(r"\d0s\b", text[i + 1 : i + 5]):
-        return False  # the '90s
-    return True
+    return not (ch in _APOSTROPHE_LIKE and re.match(r"\d0s\b", text[i + 1 : i + 5]))  # the '90s
 
 
 def _can_close(text: str, j: int, opener: str) -> bool:

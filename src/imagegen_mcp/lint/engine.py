@@ -8,19 +8,28 @@ the output is deterministic.
 
 from __future__ import annotations
 
-from . import policy, rules_basic, rules_count, rules_coverage, rules_edit, rules_negation, rules_params
-from . import rules_style, rules_text
+from . import (
+    policy,
+    rules_basic,
+    rules_count,
+    rules_coverage,
+    rules_edit,
+    rules_negation,
+    rules_params,
+    rules_style,
+    rules_text,
+)
 from .base import Ctx, Rule, Signals
 from .doc import Doc, prepare
 from .models import COVERAGE_KEYS, LintContext, LintHint, LintReport
 
 RULES: tuple[Rule, ...] = (
+    rules_edit.edit_needs_baseline,
     rules_basic.too_short,
     rules_basic.too_long,
     rules_text.text_unquoted,
     rules_text.text_too_long,
     rules_text.text_no_typography,
-    rules_edit.edit_needs_baseline,
     rules_edit.edit_no_preserve,
     rules_coverage.missing_subject,
     rules_coverage.missing_elements,
@@ -65,10 +74,8 @@ def run(prompt: str, context: LintContext) -> LintReport:
     ctx = resolve(context)
     sig = Signals()
     if rules_basic.is_empty(doc):
-        hints = rules_basic.empty_prompt(doc, ctx, sig)
-        return LintReport(
-            hints=hints, ambiguous=False, edit_intent=False, coverage=dict.fromkeys(COVERAGE_KEYS, False)
-        )
+        empty = rules_basic.empty_prompt(doc, ctx, sig)
+        return LintReport(hints=empty, ambiguous=False, edit_intent=False, coverage=dict.fromkeys(COVERAGE_KEYS, False))
     rules_coverage.compute_coverage(doc, sig)
     hints: list[LintHint] = []
     for rule in RULES:

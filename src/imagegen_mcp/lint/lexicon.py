@@ -81,32 +81,57 @@ def groups(lang: str, key: str) -> tuple[str, ...]:
     return tuple(node)
 
 
-def _en_phrase(term: str) -> str:
+_SPACE = r"[\s\-]+"
+_HYPHEN = r"[\s\-]?"
+_APOSTROPHE = "['’]"
+
+
+def _atoms(lang: str, term: str) -> list[str]:
+    """A phrase as a list of regex atoms (one per character; English spacing is flexible)."""
+    if lang != "en":
+        return [re.escape(ch) for ch in term]
     out: list[str] = []
     for ch in term:
         if ch == " ":
-            out.append(r"[\s\-]+")
+            out.append(_SPACE)
         elif ch == "-":
-            out.append(r"[\s\-]?")
+            out.append(_HYPHEN)
         elif ch in "'’":
-            out.append("['’]")
+            out.append(_APOSTROPHE)
         else:
             out.append(re.escape(ch))
-    return "".join(out)
+    return out
+
+
+def _trie(seqs: list[list[str]]) -> str:
+    """A regex for a set of atom sequences, factored as a trie (compiles and matches faster than a flat
+    alternation); at every node the longer continuation is tried first, so the longest term wins."""
+    root: dict[str, dict[str, object]] = {}
+    for seq in seqs:
+        node = root
+        for atom in seq:
+            node = node.setdefault(atom, {})  # type: ignore[assignment]
+        node[""] = {}
+
+    def emit(node: dict[str, object]) -> str:
+        kids = sorted(k for k in node if k)
+        if not kids:
+            return ""
+        parts = [k + emit(node[k]) for k in kids]  # type: ignore[arg-type]
+        body = parts[0] if len(parts) == 1 else "(?:" + "|".join(parts) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return emit(root)  # type: ignore[arg-type]
 
 
 def alternation(lang: str, items: tuple[str, ...]) -> str:
-    """One regex alternation of lexicon entries, longest first (ties alphabetical, for determinism)."""
-    parts: list[tuple[int, str]] = []
-    for item in items:
-        if item.startswith("re:"):
-            parts.append((len(item) - 3, item[3:]))
-        elif lang == "en":
-            parts.append((len(item), _en_phrase(item)))
-        else:
-            parts.append((len(item), re.escape(item)))
-    parts.sort(key=lambda p: (-p[0], p[1]))
-    return "|".join(f"(?:{p})" for _, p in parts) or "(?!)"
+    """One regex for lexicon entries: the ``re:`` entries first, then the phrases as a trie."""
+    regexes = sorted({item[3:] for item in items if item.startswith("re:")}, key=lambda p: (-len(p), p))
+    plain = [_atoms(lang, item) for item in dict.fromkeys(items) if item and not item.startswith("re:")]
+    parts = [f"(?:{p})" for p in regexes]
+    if plain:
+        parts.append(f"(?:{_trie(plain)})")
+    return "|".join(parts) or "(?!)"
 
 
 @functools.cache
@@ -119,6 +144,7 @@ def compile_terms(lang: str, items: tuple[str, ...], plural: bool = False) -> re
     return re.compile(f"(?:{alt})", re.IGNORECASE)
 
 
+@functools.cache
 def pattern(lang: str, key: str, plural: bool = False) -> re.Pattern[str]:
     """The compiled pattern for one lexicon list."""
     return compile_terms(lang, terms(lang, key), plural)
@@ -136,3 +162,56 @@ def anchored(lang: str, key: str, where: str) -> re.Pattern[str]:
     if where == "start":
         return re.compile(f"(?:{alt})")
     return re.compile(f"(?:{alt})$")
+
+
+_KEY_STRIP = re.compile(r"[\s\-'’]+")
+
+
+def term_key(s: str) -> str:
+    """Lookup key of a matched phrase: lower case, no spaces, hyphens or apostrophes."""
+    return _KEY_STRIP.sub("", s.lower())
+
+
+@functools.cache
+def vocabulary(
+    lang: str, keys: tuple[str, ...]
+) -> tuple[re.Pattern[str], dict[str, frozenset[str]], tuple[tuple[re.Pattern[str], str], ...]]:
+    """One pattern for several lexicon lists, plus how to tell which lists a match came from.
+
+    Scanning once with the union is much faster than one search per list. Returns the pattern, a map
+    from :func:`term_key` to list names, and the ``re:`` entries (checked with ``fullmatch``).
+    """
+    owners: dict[str, set[str]] = {}
+    regexes: list[tuple[re.Pattern[str], str]] = []
+    items: list[str] = []
+    for key in keys:
+        for item in terms(lang, key):
+            items.append(item)
+            if item.startswith("re:"):
+                regexes.append((re.compile(item[3:], re.IGNORECASE), key))
+            else:
+                owners.setdefault(term_key(item), set()).add(key)
+    unique = tuple(dict.fromkeys(items))
+    return (
+        compile_terms(lang, unique, lang == "en"),
+        {k: frozenset(v) for k, v in owners.items()},
+        tuple(regexes),
+    )
+
+
+def scan(text: str, lang: str, keys: tuple[str, ...]) -> list[tuple[int, int, frozenset[str]]]:
+    """All matches of the union of ``keys`` in ``text`` with the lists each match belongs to."""
+    pat, owners, regexes = vocabulary(lang, keys)
+    out: list[tuple[int, int, frozenset[str]]] = []
+    for m in pat.finditer(text):
+        word = m.group(0)
+        k = term_key(word)
+        found = owners.get(k)
+        if found is None and lang == "en":
+            found = owners.get(k[:-1]) if k.endswith("s") else None
+            if found is None and k.endswith("es"):
+                found = owners.get(k[:-2])
+        if found is None:
+            found = frozenset(name for rx, name in regexes if rx.fullmatch(word))
+        out.append((m.start(), m.end(), found))
+    return out

@@ -36,8 +36,6 @@ class LintContext(BaseModel):
 class LintHint(BaseModel):
     """One finding: a stable rule id, how bad it is, what to do, and where."""
 
-    model_config = ConfigDict(frozen=True)
-
     rule: str
     severity: Severity
     message: str
@@ -62,9 +60,7 @@ class LintReport(BaseModel):
 
     def strict(self) -> LintReport:
         """Strict-mode view: every ambiguity hint moves up one level (info→warning, warning→error)."""
-        hints = [
-            h.model_copy(update={"severity": _RAISE[h.severity]}) if h.ambiguity else h for h in self.hints
-        ]
+        hints = [h.model_copy(update={"severity": _RAISE[h.severity]}) if h.ambiguity else h for h in self.hints]
         return self.model_copy(update={"hints": hints})
 
     @property

@@ -11,7 +11,7 @@ from . import lexicon as lx
 from . import policy
 from .base import Ctx, Signals, hint, shorten
 from .doc import MASK, Doc
-from .models import LintHint
+from .models import Lang, LintHint
 
 _HAS_WORD = re.compile(r"[^\W_]")
 _EN_WORD = re.compile(f"[{lx.EN_LETTER}]+(?:['’][{lx.EN_LETTER}]+)*")
@@ -56,6 +56,8 @@ def wordset(key: str) -> frozenset[str]:
 
 def too_short(doc: Doc, ctx: Ctx, sig: Signals) -> list[LintHint]:
     """``too-short``: < 3 content words (EN) or < 4 Han characters (ZH); emoji only."""
+    if ctx.has_baseline or sig.edit_intent:
+        return []  # edit instructions are short by nature
     words = content_words(doc)
     han = doc.han_chars
     if han == 0:
@@ -67,11 +69,14 @@ def too_short(doc: Doc, ctx: Ctx, sig: Signals) -> list[LintHint]:
     if not short:
         return []
     stripped = doc.text.strip()
-    lang = "zh" if han and not words else "en"
+    lang: Lang = "zh" if han and not words else "en"
     if lang == "zh":
         fix = f"写具体：主体、动作、场景、风格、光线，例如「{stripped}，清晨窗台上，柔和的侧光，水彩风格」。"
     else:
-        fix = f'Say who or what, doing what, where, in what style, e.g. "{stripped}, [doing what] in [where], [style], [lighting]".'
+        fix = (
+            "Say who or what, doing what, where, in what style, e.g. "
+            f'"{stripped}, [doing what] in [where], [style], [lighting]".'
+        )
     return [
         hint(
             doc,
@@ -89,7 +94,7 @@ def too_short(doc: Doc, ctx: Ctx, sig: Signals) -> list[LintHint]:
 def too_long(doc: Doc, ctx: Ctx, sig: Signals) -> list[LintHint]:
     """``too-long``: > 300 words (540 Han); error above the provider's hard cap."""
     out: list[LintHint] = []
-    lang = "zh" if doc.han_chars > doc.en_words else "en"
+    lang: Lang = "zh" if doc.han_chars > doc.en_words else "en"
     cap = policy.hard_cap(ctx.model)
     tokens = math.ceil((len(doc.text) - doc.han_chars) / 4) + doc.han_chars
     where = (0, len(doc.text))
@@ -104,7 +109,7 @@ def too_long(doc: Doc, ctx: Ctx, sig: Signals) -> list[LintHint]:
                     "too-long",
                     "error",
                     f"The prompt is {size} {unit}{approx}, over this model's limit of {limit} {unit}.",
-                    f"Cut it below {limit} {unit}: keep the subject, action, setting, style and lighting; drop repetition.",
+                    f"Cut it below {limit} {unit}: keep subject, action, setting, style and lighting; drop repetition.",
                     where,
                     lang=lang,
                     evidence=f"{size} {unit}",
@@ -131,8 +136,8 @@ def too_long(doc: Doc, ctx: Ctx, sig: Signals) -> list[LintHint]:
                 doc,
                 "too-long",
                 "info",
-                f"About {round(doc.size_words)} words: more words do not mean a better image, and late details get lost.",
-                "Keep the essentials (subject, action, setting, style, lighting) within ~80-300 words; iterate instead.",
+                f"About {round(doc.size_words)} words: more words do not make a better image; late details get lost.",
+                "Keep the essentials (subject, action, setting, style, lighting) in ~80-300 words; iterate instead.",
                 where,
                 lang=lang,
                 evidence=f"~{round(doc.size_words)} words",
@@ -163,7 +168,7 @@ def keyword_list(doc: Doc, ctx: Ctx, sig: Signals) -> list[LintHint]:
     tags = [s for s in segments if _tag_like(s)]
     if len(tags) < 0.6 * len(segments):
         return []
-    lang = "zh" if doc.han_chars > doc.en_words else "en"
+    lang: Lang = "zh" if doc.han_chars > doc.en_words else "en"
     if lang == "zh":
         fix = "写成一句完整的描述（主体、动作、场景、风格、光线），例如「一个蓝眼睛的女学生站在樱花树下微笑」。"
     else:
@@ -177,7 +182,7 @@ def keyword_list(doc: Doc, ctx: Ctx, sig: Signals) -> list[LintHint]:
             doc,
             "keyword-list",
             "info",
-            f"A list of {len(segments)} comma-separated tags; this model follows described scenes better than tag lists.",
+            f"A list of {len(segments)} comma-separated tags; this model follows described scenes better than tags.",
             fix,
             (0, len(doc.text)),
             lang=lang,
@@ -189,19 +194,21 @@ def quality_boilerplate(doc: Doc, ctx: Ctx, sig: Signals) -> list[LintHint]:
     """``quality-boilerplate``: masterpiece, best quality, 8k, trending on artstation; 杰作, 最佳质量."""
     if ctx.family in policy.QUALITY_SILENT:
         return []
-    matches = [m for lang in ("en", "zh") for m in lx.pattern(lang, "quality").finditer(doc.masked)]
-    if not matches:
+    found = [m for lang in ("en", "zh") for m in lx.pattern(lang, "quality").finditer(doc.masked)]
+    if not found:
         return []
-    matches.sort(key=lambda m: (m.start(), -m.end()))
+    found.sort(key=lambda m: (m.start(), -m.end()))
+    matches: list[re.Match[str]] = []
+    for m in found:
+        if not matches or m.start() >= matches[-1].end():
+            matches.append(m)
     first = matches[0]
-    found = [m.group(0) for m in matches]
-    cleaned = doc.text
-    for m in sorted(matches, key=lambda m: -m.start()):
-        cleaned = cleaned[: m.start()] + cleaned[m.end() :]
-    cleaned = _SEP_CLEAN.sub(", ", cleaned).strip(" ,，、;；")
-    lang = "zh" if lx.HAN_RE.search(first.group(0)) or doc.han_chars > doc.en_words else "en"
+    words = list(dict.fromkeys(m.group(0) for m in matches))
+    cleaned = doc.rewrite([(m.start(), m.end(), "") for m in matches])
+    cleaned = _SEP_CLEAN.sub(lambda m: m.group(0).strip()[:1] + " ", cleaned).strip(" ,，、;；")
+    lang: Lang = "zh" if lx.HAN_RE.search(first.group(0)) or doc.han_chars > doc.en_words else "en"
     if lang == "zh":
-        fix = f"删掉这些通用质量词，改写具体的媒介、镜头和光线，例如「{shorten(cleaned, 60)}，中画幅胶片拍摄，细腻颗粒」。"
+        fix = f"删掉这些通用质量词，改写具体的媒介、镜头和光线，例如「{shorten(cleaned, 50)}，中画幅胶片拍摄」。"
     else:
         fix = (
             f'Drop the boosters and name the look instead (medium, lens, light), e.g. "{shorten(cleaned, 80)}, '
@@ -212,10 +219,10 @@ def quality_boilerplate(doc: Doc, ctx: Ctx, sig: Signals) -> list[LintHint]:
             doc,
             "quality-boilerplate",
             "info",
-            f"Generic quality boosters ({', '.join(dict.fromkeys(found))}) add little; specific descriptions work better.",
+            f"Generic quality boosters ({', '.join(words)}) add little; specific descriptions work better.",
             fix,
             (first.start(), first.end()),
             lang=lang,
-            evidence=", ".join(dict.fromkeys(found)),
+            evidence=", ".join(words),
         )
     ]

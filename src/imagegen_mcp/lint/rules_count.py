@@ -11,9 +11,9 @@ import functools
 import re
 
 from . import lexicon as lx
-from .base import Ctx, Signals, hint
+from .base import Ctx, Signals, hint, shorten
 from .doc import MASK, Doc
-from .models import Lang, LintHint
+from .models import Lang, LintHint, Severity
 
 _DIGITS = r"\d{1,3}(?:,\d{3})+|\d+"
 _ZH_NUM_VALUE = {"两": 2, "兩": 2, "俩": 2, "倆": 2}
@@ -103,11 +103,18 @@ def image_count_in_text(doc: Doc, ctx: Ctx, sig: Signals) -> list[LintHint]:
         sig.image_count_spans.append((s, e))
         n = f"n={value}" if value else "n"
         same = value and value == ctx.count
-        severity = "info" if grid or same else "warning"
+        severity: Severity = "info" if grid or same else "warning"
         if grid:
-            fix = f'For one image with several panels, describe the layout ("a 2x2 grid of …"); for separate images set {n} instead.'
+            fix = (
+                'For one image with several panels, describe the layout ("a 2x2 grid of …"); '
+                f"for separate images set {n} instead."
+            )
+        elif lang == "zh":
+            fix = f"删掉「{doc.text[s:e]}」，用图片数量参数（{n}）；提示词只描述一张图。"
         else:
-            fix = f'Remove "{doc.text[s:e]}" from the prompt and set the image-count parameter ({n}); describe one image.'
+            fix = (
+                f'Remove "{doc.text[s:e]}" from the prompt and set the image-count parameter ({n}); describe one image.'
+            )
         out.append(
             hint(
                 doc,
@@ -133,9 +140,8 @@ def _en_counts(doc: Doc, sig: Signals) -> list[tuple[int, int, int]]:
         s, e = m.span()
         tok = m.group(0)
         rest = masked[e : e + 40]
-        if not rest[:1].isspace() and not rest[:1] == "-" or MASK in rest[:2]:
-            if not (m.group("num") and rest[:1] == "-"):
-                continue
+        if MASK in rest[:2] or not (rest[:1].isspace() or (rest[:1] == "-" and m.group("num"))):
+            continue
         if not_after.match(rest) or not re.match(r"\s*[A-Za-z]", rest):
             continue
         low = tok.lower()
@@ -173,7 +179,11 @@ def _reaches_noun(rest: str, value: int) -> bool:
         return False
     if value == 1:
         first = words[0]
-        return first not in _wordset("count_one_not_next") and first not in _wordset("function_words") and not first.endswith("ing")
+        return (
+            first not in _wordset("count_one_not_next")
+            and first not in _wordset("function_words")
+            and not first.endswith("ing")
+        )
     irregular = _wordset("plural_irregular")
     function = _wordset("function_words")
     for w in words:
@@ -215,7 +225,7 @@ def count_present(doc: Doc, ctx: Ctx, sig: Signals) -> list[LintHint]:
         return []
     counts.sort()
     big = [c for c in counts if c[2] >= 5]
-    severity = "warning" if big or len(counts) >= 3 else "info"
+    severity: Severity = "warning" if big or len(counts) >= 3 else "info"
     first = counts[0]
     phrases = [_phrase(doc, s, e) for s, e, _, _ in counts]
     lang: Lang = "zh" if first[3] == "zh" else "en"
@@ -225,22 +235,22 @@ def count_present(doc: Doc, ctx: Ctx, sig: Signals) -> list[LintHint]:
         fix = (
             f"「{what}」：数量 ≥ 5 时模型常数错；减少数量，或写明排列方式（如「排成一排」），并检查结果。"
             if b[3] == "zh"
-            else f'"{what}": models often miscount above four; use fewer, or give an arrangement ("{what} in a single row") and check the result.'
+            else f'"{what}": models often miscount above four; use fewer, or arrange them ("{what} in a single row").'
         )
     elif len(counts) >= 3:
-        fix = "Several counted groups: keep each count small, give each group its own place (left, right, front) and check the result."
+        fix = "Several counted groups: keep each count small and give each group its own place (left, right, front)."
     else:
         fix = (
             "数量已写明；保持较小的数字，并检查结果。"
             if lang == "zh"
-            else "Counts are explicit (good); keep them small and give each group a position so the model can place them."
+            else "Counts are explicit (good); keep them small and give each group a position in the scene."
         )
     return [
         hint(
             doc,
             "count-present",
             severity,
-            f"Explicit count{'s' if len(counts) > 1 else ''} ({'; '.join(phrases)}): image models do not reliably draw exact numbers.",
+            f"Explicit count{'s' if len(counts) > 1 else ''} ({'; '.join(phrases)}): models often miscount.",
             fix,
             (first[0], first[1]),
             lang=lang,
@@ -301,8 +311,4 @@ def vague_plural(doc: Doc, ctx: Ctx, sig: Signals) -> list[LintHint]:
 
 
 def _short_fix(doc: Doc, s: int, e: int) -> str:
-    start = max(0, s - 30)
-    end = min(len(doc.text), e + 30)
-    before = ("…" if start else "") + doc.text[start:s]
-    after = doc.text[e:end] + ("…" if end < len(doc.text) else "")
-    return f'Give a number, e.g. "{before}three{after}".'
+    return f'Give a number, e.g. "{shorten(doc.rewrite([(s, e, "three")]), 120)}".'

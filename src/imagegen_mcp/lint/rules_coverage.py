@@ -8,7 +8,7 @@ from . import lexicon as lx
 from . import policy
 from .base import Ctx, Signals, hint
 from .doc import Doc
-from .models import Lang, LintHint
+from .models import Lang, LintHint, Severity
 from .rules_basic import wordset
 
 FAMILIES: tuple[str, ...] = ("style", "setting", "composition", "lighting", "mood")
@@ -19,7 +19,7 @@ _STARTS_SENTENCE = re.compile(r"(?:^|[.!?;:\n。！？]\s*|[\"“‘'(]\s*)$")
 
 _FIX_EN: dict[str, str] = {
     "style": 'Name a medium or style, e.g. "watercolor", "35mm film photo", "flat vector illustration".',
-    "setting": 'Say where it happens, e.g. "in a snowy forest", "on a marble countertop", "against a plain studio backdrop".',
+    "setting": 'Say where it happens, e.g. "in a snowy forest", "on a marble countertop", "against a plain backdrop".',
     "composition": 'Add framing, e.g. "close-up", "wide shot", "low angle", "centered with negative space".',
     "lighting": 'Add lighting, e.g. "golden-hour backlight", "soft window light", "neon glow at night".',
     "mood": 'Add the mood, e.g. "serene", "tense", "playful", "melancholic".',
@@ -33,18 +33,31 @@ _FIX_ZH: dict[str, str] = {
 }
 
 
-def _has(doc: Doc, key: str, plural: bool = True) -> bool:
-    return bool(lx.pattern("en", key, plural).search(doc.masked) or lx.pattern("zh", key).search(doc.masked))
+_VOCAB: tuple[str, ...] = (*FAMILIES, "lighting_technique", "technical", "quality", "vague")
+
+
+def _scan(doc: Doc) -> list[tuple[int, int, frozenset[str]]]:
+    cached = doc.notes.get("vocab")
+    if isinstance(cached, list):
+        return cached
+    found = lx.scan(doc.masked, "en", _VOCAB) + lx.scan(doc.masked, "zh", _VOCAB)
+    doc.notes["vocab"] = found
+    return found
 
 
 def has_subject(doc: Doc) -> bool:
     """Something is left after removing style, quality, technical and other lexicon terms."""
     if doc.literals:
         return True
-    rest = doc.masked
-    for key in _NOT_SUBJECT:
-        rest = lx.pattern("en", key, True).sub(" ", rest)
-        rest = lx.pattern("zh", key).sub(" ", rest)
+    not_subject = frozenset(_NOT_SUBJECT)
+    parts: list[str] = []
+    pos = 0
+    for s, e, owners in sorted(_scan(doc)):
+        if owners & not_subject and s >= pos:
+            parts.append(doc.masked[pos:s])
+            pos = e
+    parts.append(doc.masked[pos:])
+    rest = " ".join(parts)
     stop = wordset("stopwords")
     for w in _EN_WORD.findall(rest):
         if w.lower() in stop:
@@ -63,9 +76,9 @@ def missing_subject(doc: Doc, ctx: Ctx, sig: Signals) -> list[LintHint]:
         return []
     zh = doc.han_chars > doc.en_words
     fix = (
-        f"先写主体：画什么、在做什么，例如「悬崖上的灯塔，{doc.text.strip()}」。"
+        f"先写主体：画什么、在做什么，例如「[主体，如：悬崖上的灯塔]，{doc.text.strip()}」。"
         if zh
-        else f'Start with the subject: what is shown and what it is doing, e.g. "a lighthouse on a cliff, {doc.text.strip()}".'
+        else f'Start with the subject: what is shown, doing what, e.g. "[a lighthouse on a cliff], {doc.text.strip()}".'
     )
     return [
         hint(
@@ -83,9 +96,12 @@ def missing_subject(doc: Doc, ctx: Ctx, sig: Signals) -> list[LintHint]:
 
 def compute_coverage(doc: Doc, sig: Signals) -> None:
     """Fill ``sig.coverage`` (subject plus the five element families)."""
+    seen: set[str] = set()
+    for _, _, owners in _scan(doc):
+        seen |= owners
     cov = {"subject": has_subject(doc)}
     for fam in FAMILIES:
-        cov[fam] = _has(doc, fam)
+        cov[fam] = fam in seen
     sig.coverage = cov
 
 
@@ -101,7 +117,7 @@ def missing_elements(doc: Doc, ctx: Ctx, sig: Signals) -> list[LintHint]:
     for fam in FAMILIES:
         if sig.coverage.get(fam, True) or (suppressed and fam in _SUPPRESSIBLE):
             continue
-        severity = "warning" if fam == "lighting" and ctx.family in policy.LIGHTING_WARNING else "info"
+        severity: Severity = "warning" if fam == "lighting" and ctx.family in policy.LIGHTING_WARNING else "info"
         out.append(
             hint(
                 doc,

@@ -20,7 +20,8 @@ from .base import Ctx, Signals, hint
 from .doc import Doc
 from .models import Lang, LintHint, Severity
 
-_EN_CLAUSE = re.compile(r"(?:^|[.!?;\n]+)\s*")
+_EN_CLAUSE = re.compile(r"(?:^|[.!?;\n]+|,(?=\s*(?:please|pls|now|then|and then|also|just|and)\s))\s*", re.IGNORECASE)
+_PRONOUNS = frozenset({"it", "this", "that", "these", "those", "them"})
 _ZH_CLAUSE = re.compile(r"(?:^|[.!?;\n。！？；，,、]+)\s*")
 _ZH_CLASSIFIER_BA = re.compile(r"[一二两三四五六七八九十几幾]$")
 _ZH_JIANG_NOT = re.compile(r"将(?:军|軍|来|來|近|要|会|會)")
@@ -53,10 +54,15 @@ def _en_make() -> re.Pattern[str]:
     comparatives = lx.alternation("en", lx.terms("en", "comparatives"))
     return re.compile(
         r"(?:make|get)\s+(?:(?P<pron>it|this|that|these|those|them|everything)\b"
-        r"|(?P<np>(?:the|his|her|their|its|my|our|your)\s+[\w'’\-]+(?:\s+[\w'’\-]+)?))"
+        r"|(?P<np>(?:the|his|her|their|its|my|our|your)\s+[\w'’\-]+(?:\s+[\w'’\-]+)??))"
         rf"\s+(?:look\s+|appear\s+|seem\s+|a\s+(?:bit|little|lot)\s+|much\s+|even\s+|slightly\s+)?(?P<cmp>{comparatives})?",
         re.IGNORECASE,
     )
+
+
+@functools.cache
+def _any_object() -> frozenset[str]:
+    return frozenset(" ".join(t.lower().split()) for t in lx.terms("en", "edit_verbs_any_object"))
 
 
 def _en_clause_starts(masked: str) -> list[int]:
@@ -77,12 +83,8 @@ def _en_deixis(doc: Doc) -> tuple[tuple[int, int] | None, tuple[int, int] | None
             continue  # "the image of a cat" is a description, not a pointer
         plain = m.span()
         break
-    request: tuple[int, int] | None = None
-    for m in lx.pattern("en", "deixis_request").finditer(masked):
-        if not_after.match(masked, m.end()) and not m.group(0).lower().startswith(("a variation", "variations")):
-            continue
-        request = m.span()
-        break
+    found = lx.pattern("en", "deixis_request").search(masked)
+    request = found.span() if found else None  # "the provided image of my cat" still points at an image
     return plain, request
 
 
@@ -106,18 +108,24 @@ def _en_evidence(doc: Doc) -> Evidence:
                 best = max(best, Evidence(2, m.span(), "en"), key=lambda e: e.level)
             continue
         m = _en_imperative().match(masked, start)
-        if not m or not m.group("obj"):
+        if not m:
             continue
+        obj = (m.group("obj") or "").lower()
+        pointer = obj in _PRONOUNS
         if m.group("verb"):
-            if deixis or m.group("obj").lower() in ("it", "this", "that", "these", "those", "them"):
+            if not obj and m.group("verb").lower() not in _any_object():
+                continue  # "Crop circles in a field", "Cut flowers": no definite object, not an imperative
+            if deixis or pointer:
                 return Evidence(3, m.span(), "en")
             best = max(best, Evidence(2, m.span(), "en"), key=lambda e: e.level)
-        elif deixis and m.group("obj").lower() in ("it", "this", "that", "these", "those", "them"):
-            return Evidence(3, m.span(), "en")
-        elif m.group("soft").lower() in ("turn", "convert", "transform") and _INTO.search(masked, m.end(), m.end() + 60):
+        elif request or (deixis and pointer):
+            return Evidence(3, m.span(), "en")  # "please add a hat" + "the provided image"
+        elif (
+            obj
+            and m.group("soft").lower() in ("turn", "convert", "transform")
+            and _INTO.search(masked, m.end(), m.end() + 60)
+        ):
             best = max(best, Evidence(3 if deixis else 2, m.span(), "en"), key=lambda e: e.level)
-        elif deixis and deixis[0] >= m.start():
-            return Evidence(3, (m.start(), deixis[1]), "en")
     if best.level:
         return best
     if request:
@@ -174,6 +182,11 @@ def edit_evidence(doc: Doc) -> Evidence:
     en = _en_evidence(doc) if doc.en_words else Evidence(0, None, "en")
     zh = _zh_evidence(doc) if doc.han_chars else Evidence(0, None, "zh")
     ev = en if en.level >= zh.level else zh
+    if ev.where is not None:
+        s, e = ev.where
+        while e > s and doc.masked[e - 1].isspace():
+            e -= 1
+        ev = Evidence(ev.level, (s, e), ev.lang)
     doc.notes["edit"] = ev
     return ev
 
@@ -191,7 +204,10 @@ def edit_needs_baseline(doc: Doc, ctx: Ctx, sig: Signals) -> list[LintHint]:
     if ev.lang == "zh" and severity == "error":
         severity = "warning"  # no labeled Chinese edit set yet (prompt-lint.md §7)
     if ev.lang == "zh":
-        fix = "附上要修改的图片（baseline），例如：“使用提供的图片，只把背景换成海滩，其余保持不变”；或改写成对一张新图片的完整描述。"
+        fix = (
+            "附上要修改的图片（baseline），例如：“使用提供的图片，只把背景换成海滩，其余保持不变”；"
+            "或改写成对一张新图片的完整描述。"
+        )
     else:
         fix = (
             'Attach the image to edit (baseline), then say "Using the provided image, change only … Keep everything '
@@ -220,7 +236,7 @@ def edit_no_preserve(doc: Doc, ctx: Ctx, sig: Signals) -> list[LintHint]:
             "An edit that does not say what to keep; the model may change more than you want.",
             "加一句保留说明，例如“只修改背景，其余保持不变”。"
             if zh
-            else 'Add what must stay, e.g. "Change only the background. Keep the subject, pose, lighting and framing unchanged."',
+            else 'Say what must stay, e.g. "Change only the background; keep subject, pose and light unchanged."',
             None,
             lang="zh" if zh else "en",
         )

@@ -17,10 +17,10 @@ from .models import Lang, LintHint, Severity
 
 _EN_NOUN = re.compile(
     r"\s*(?:(?:any|a|an|the|its|their|his|her|visible|extra|other|more|real|single)\s+)*"
-    r"((?:[A-Za-z][\w'’\-]*)(?:\s+(?!(?:on|in|at|with|and|or|but|to|of|for|from|next|near|that|which|is|are)\b)[A-Za-z][\w'’\-]*){0,2})",
+    r"((?:[A-Za-z][\w'’\-]*)(?:\s+(?!(?:on|in|at|with|and|or|but|to|of|for|from|next|near|that|which|is|are|into|onto|the|a|an|its|their|his|her|because|while|when|as|by|over|under)\b)[A-Za-z][\w'’\-]*){0,2})",
     re.IGNORECASE,
 )
-_ZH_NOUN = re.compile(r"\s*(?:任何|一个|一個|一点|一點)?([^，,。.！!？?；;：:\s]{1,6})")
+_ZH_NOUN = re.compile(r"\s*(?:任何|一个|一個|一点|一點)?([^，,。.！!？?；;：:\s的]{1,6})")
 
 
 @functools.cache
@@ -46,7 +46,7 @@ def _rewrite(lang: str, noun: str) -> str | None:
     return None
 
 
-def _fix(doc: Doc, ctx: Ctx, lang: Lang, phrase: str, noun: str) -> str:
+def _fix(doc: Doc, ctx: Ctx, lang: Lang, phrase: str, noun: str, where: tuple[int, int] | None = None) -> str:
     fam = ctx.family
     if lang == "zh":
         if fam == "midjourney":
@@ -56,8 +56,8 @@ def _fix(doc: Doc, ctx: Ctx, lang: Lang, phrase: str, noun: str) -> str:
         if fam == "openai":
             return f"这个模型能理解明确的排除；保持简短明确，例如「不要{noun}」。"
         better = _rewrite("zh", noun)
-        if better:
-            return f"改成正面描述：用「{better}」代替「{phrase}」。"
+        if better and where is not None:
+            return f"改成正面描述：「{shorten(doc.rewrite([(where[0], where[1], better)]), 80)}」。"
         return f"改成正面描述画面里有什么（空的、干净的、素色的），而不是「{phrase}」。"
     if fam == "midjourney":
         return f'Remove "{phrase}" and append the parameter --no {noun}.'
@@ -66,12 +66,12 @@ def _fix(doc: Doc, ctx: Ctx, lang: Lang, phrase: str, noun: str) -> str:
     if fam == "openai":
         return f'OpenAI models follow explicit exclusions: keep it short and explicit, e.g. "no {noun}".'
     better = _rewrite("en", noun)
-    if better:
-        return f'Describe what is there instead: "{better}" rather than "{phrase}".'
+    if better and where is not None:
+        return f'Describe what is there instead: "{shorten(doc.rewrite([(where[0], where[1], better)]), 160)}".'
     return (
         f'Rephrase positively: describe the scene as it should look ("empty", "bare", "plain", "blank") '
         f'instead of "{shorten(phrase, 60)}"; if the absence is the point, name it positively '
-        '(a blank clock face, not a clock with no hands).'
+        "(a blank clock face, not a clock with no hands)."
     )
 
 
@@ -86,12 +86,15 @@ def negative_phrasing(doc: Doc, ctx: Ctx, sig: Signals) -> list[LintHint]:
             s, e = m.span()
             if any(a <= s < b for a, b in skips) or sig.quiet(s, e):
                 continue
-            noun_m = (_EN_NOUN if lang == "en" else _ZH_NOUN).match(masked, e)
+            word = m.group(0)
+            if lang == "zh" and word[:1] in "无無":
+                noun_m = None  # 无人, 无水印: the noun is part of the match
+            else:
+                noun_m = (_EN_NOUN if lang == "en" else _ZH_NOUN).match(masked, e)
             noun = noun_m.group(1) if noun_m else ""
             if MASK in noun:
                 noun = ""
             end = noun_m.end(1) if noun_m and noun else e
-            word = m.group(0)
             if lang == "zh" and not noun and word[:1] in "无無":
                 noun = word[1:]
             phrase = masked[s:end]
@@ -103,9 +106,9 @@ def negative_phrasing(doc: Doc, ctx: Ctx, sig: Signals) -> list[LintHint]:
                     (
                         f'"{shorten(phrase, 60)}": many image models draw what the prompt names, even after "{word}".'
                         if severity != "info"
-                        else f'"{shorten(phrase, 60)}": an explicit exclusion (this model follows them; keep them short).'
+                        else f'"{shorten(phrase, 60)}": explicit exclusion (this model follows them; keep it short).'
                     ),
-                    _fix(doc, ctx, "zh" if lang == "zh" else "en", phrase, noun or word),
+                    _fix(doc, ctx, "zh" if lang == "zh" else "en", phrase, noun or word, (s, end)),
                     (s, end),
                     lang="zh" if lang == "zh" else "en",
                 )

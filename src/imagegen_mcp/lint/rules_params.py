@@ -13,9 +13,12 @@ from .doc import Doc
 from .models import Lang, LintHint, Severity
 
 PLAUSIBLE_RATIOS: frozenset[str] = frozenset(
-    "1:1 2:3 3:2 3:4 4:3 4:5 5:4 9:16 16:9 21:9 9:21 1:2 2:1 1:4 4:1 1:8 8:1 9:19.5 19.5:9 9:20 20:9 "
-    "2.39:1 2.35:1 1.85:1 3:1 1:3".split()
-)
+    {
+        "1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9", "9:21", "1:2", "2:1",
+        "1:4", "4:1", "1:8", "8:1", "9:19.5", "19.5:9", "9:20", "20:9", "2.39:1", "2.35:1", "1.85:1",
+        "3:1", "1:3",
+    }
+)  # fmt: skip
 _RATIO = re.compile(r"(?<![\d.:])(\d{1,2}(?:\.\d{1,2})?)\s?:\s?(\d{1,2}(?:\.\d{1,2})?)(?![\d:])")
 _AMPM = re.compile(r"\s*(?:am|pm|a\.m\.|p\.m\.|o'clock|h\b|时|點|点)", re.IGNORECASE)
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[:x×/]\s*(\d+(?:\.\d+)?)\s*$")
@@ -104,7 +107,7 @@ def aspect_rules(doc: Doc, ctx: Ctx, sig: Signals) -> list[LintHint]:
                     doc,
                     "aspect-conflict",
                     "error",
-                    f"The prompt says {token} but the aspect_ratio parameter is {ctx.ratio_text}; the model will crop or pad.",
+                    f"The prompt says {token} but aspect_ratio is {ctx.ratio_text}; the model will crop or pad.",
                     f'Make them agree: set aspect_ratio="{token}", or remove "{token}" from the prompt.',
                     (s, e),
                     lang=lang,
@@ -120,7 +123,7 @@ def aspect_rules(doc: Doc, ctx: Ctx, sig: Signals) -> list[LintHint]:
                     "aspect-in-text",
                     "warning",
                     f'"{word}" asks for a {kind} image in words; the shape is set by the aspect_ratio parameter.',
-                    f'Pass aspect_ratio="{_EXAMPLE[kind]}" (or another {kind} ratio) and drop "{word}" from the prompt.',
+                    f'Pass aspect_ratio="{_EXAMPLE[kind]}" (or another {kind} ratio) and drop "{word}".',
                     (s, e),
                     lang=lang,
                     ambiguity=True,
@@ -176,7 +179,7 @@ def foreign_syntax(doc: Doc, ctx: Ctx, sig: Signals) -> list[LintHint]:
                 message = f'"{token}" is a Midjourney parameter; this model reads it as part of the prompt.'
             else:
                 fix = (
-                    f'Remove the weight syntax "{token}"; say it once in words (emphasis comes from word order and detail).'
+                    f'Remove the weight syntax "{token}"; say it once in words (emphasis comes from order and detail).'
                 )
                 message = f'"{token}" is Stable Diffusion WebUI/ComfyUI syntax; this model reads it as literal text.'
             out.append(

@@ -16,6 +16,7 @@ from . import lexicon as lx
 from .base import Ctx, Signals, hint, shorten
 from .doc import Doc
 from .models import Lang, LintHint
+from .rules_basic import wordset
 
 _NEXT_WORD = re.compile(r"[\s\-]*([A-Za-z]+)")
 _CLAUSE_END = re.compile(r"\s*(?:[,.;:!?)]|$)")
@@ -42,30 +43,32 @@ def _pairs() -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-def _mono_ok(doc: Doc, m: re.Match[str]) -> bool:
+def _mono_ok(doc: Doc, start: int, end: int) -> bool:
     """'black and white' is a colour regime only before a regime noun or at the end of a clause."""
-    word = m.group(0).lower()
+    word = doc.masked[start:end].lower()
     if not word.startswith(("black", "b&w")):
         return True
-    nxt = _NEXT_WORD.match(doc.masked, m.end())
-    if nxt and nxt.group(1).lower() in frozenset(lx.terms("en", "mono_regime_nouns")):
+    nxt = _NEXT_WORD.match(doc.masked, end)
+    if nxt and nxt.group(1).lower() in wordset("mono_regime_nouns"):
         return True
-    return bool(_CLAUSE_END.match(doc.masked, m.end())) and not re.search(
-        r"\b(?:is|are|was|were)\s+$", doc.masked[max(0, m.start() - 12) : m.start()]
+    return bool(_CLAUSE_END.match(doc.masked, end)) and not re.search(
+        r"\b(?:is|are|was|were)\s+$", doc.masked[max(0, start - 12) : start]
     )
 
 
 def _terms(doc: Doc) -> list[Term]:
     out: list[Term] = []
+    mono_not = lx.pattern("zh", "mono_not")
     for lang in ("en", "zh"):
-        mono_not = lx.pattern("zh", "mono_not")
-        for group in lx.groups(lang, "style_conflict"):
-            for m in lx.pattern(lang, f"style_conflict.{group}").finditer(doc.masked):
-                if group == "mono" and lang == "en" and not _mono_ok(doc, m):
+        keys = tuple(f"style_conflict.{g}" for g in lx.groups(lang, "style_conflict"))
+        for s, e, owners in lx.scan(doc.masked, lang, keys):
+            for owner in sorted(owners):
+                group = owner.split(".", 1)[1]
+                if group == "mono" and lang == "en" and not _mono_ok(doc, s, e):
                     continue
-                if group == "mono" and lang == "zh" and mono_not.match(doc.masked, m.start()):
+                if group == "mono" and lang == "zh" and mono_not.match(doc.masked, s):
                     continue
-                out.append(Term(m.start(), m.end(), group, "zh" if lang == "zh" else "en"))
+                out.append(Term(s, e, group, "zh" if lang == "zh" else "en"))
     # A longer term of one group may contain a shorter one of another (超写实 vs 写实): keep the longest.
     out.sort(key=lambda t: (t.start, -(t.end - t.start)))
     kept: list[Term] = []
@@ -77,7 +80,7 @@ def _terms(doc: Doc) -> list[Term]:
 
 
 def _artwork_object(doc: Doc, photo: Term, other: Term) -> bool:
-    """"a photo of a watercolor painting", 挂在墙上的水彩画的照片: the artwork is the subject."""
+    """ "a photo of a watercolor painting", 挂在墙上的水彩画的照片: the artwork is the subject."""
     masked = doc.masked
     if other.lang == "zh" or photo.lang == "zh":
         if photo.start > other.end and masked[photo.start - 1 : photo.start] == "的":
@@ -104,7 +107,13 @@ def style_conflict(doc: Doc, ctx: Ctx, sig: Signals) -> list[LintHint]:
     """``style-conflict``: two mutually exclusive styles, shot scales, times of day or colour regimes."""
     if lx.pattern("en", "style_blend").search(doc.masked) or lx.pattern("zh", "style_blend").search(doc.masked):
         return []
-    terms = [t for t in _terms(doc) if not sig.quiet(t.start, t.end)]
+    pointers = [m.span() for lang in ("en", "zh") for m in lx.pattern(lang, "deixis").finditer(doc.masked)]
+    terms = [
+        t
+        for t in _terms(doc)
+        if not sig.quiet(t.start, t.end)
+        and not (t.group == "photo" and any(a <= t.start and t.end <= b for a, b in pointers))
+    ]  # "turn this photo into a watercolor": the photo is the input, not a style
     if len(terms) < 2:
         return []
     by_group: dict[str, list[Term]] = {}
@@ -126,13 +135,14 @@ def style_conflict(doc: Doc, ctx: Ctx, sig: Signals) -> list[LintHint]:
         if lx.pattern("en", "style_intended").search(between) or lx.pattern("zh", "style_intended").search(between):
             continue  # "an oil painting in the style of pixel art": a deliberate mix
         wa, wb = doc.text[first.start : first.end], doc.text[second.start : second.end]
-        keep_a = _TIDY.sub(" ", doc.text[: second.start] + doc.text[second.end :]).strip()
-        keep_b = _TIDY.sub(" ", doc.text[: first.start] + doc.text[first.end :]).strip()
+        keep_a = _TIDY.sub(" ", doc.rewrite([(second.start, second.end, "")])).strip()
+        keep_b = _TIDY.sub(" ", doc.rewrite([(first.start, first.end, "")])).strip()
         zh = second.lang == "zh"
         fix = (
-            f"二选一：「{shorten(keep_a, 60)}」或「{shorten(keep_b, 60)}」；若是有意混搭，请明确写“混合媒介”或“A与B融合”。"
+            f"二选一：「{shorten(keep_a, 60)}」或「{shorten(keep_b, 60)}」；若有意混搭，请写明“混合媒介”。"
             if zh
-            else f'Pick one: "{shorten(keep_a, 70)}" or "{shorten(keep_b, 70)}"; for a deliberate mix, say so ("mixed media", "{wa} meets {wb}").'
+            else f'Pick one: "{shorten(keep_a, 70)}" or "{shorten(keep_b, 70)}"; '
+            f'for a deliberate mix say so ("mixed media", "{wa} meets {wb}").'
         )
         out.append(
             hint(
@@ -150,14 +160,19 @@ def style_conflict(doc: Doc, ctx: Ctx, sig: Signals) -> list[LintHint]:
     return out
 
 
+@functools.cache
+def _attribute_re() -> re.Pattern[str]:
+    return re.compile(
+        f"(?:{lx.alternation('en', lx.terms('en', 'colours') + lx.terms('en', 'materials'))})$", re.IGNORECASE
+    )
+
+
 def binding_risk(doc: Doc, ctx: Ctx, sig: Signals) -> list[LintHint]:
     """``binding-risk``: two or more objects, each with its own colour or material (attributes may swap)."""
     pairs: list[tuple[int, int, str, str]] = []
     skip = lx.anchored("en", "binding_not_before", "start")
-    attribute = re.compile(
-        f"(?:{lx.alternation('en', lx.terms('en', 'colours') + lx.terms('en', 'materials'))})$", re.IGNORECASE
-    )
-    function = frozenset(lx.terms("en", "function_words"))
+    attribute = _attribute_re()
+    function = wordset("function_words")
     for key in ("colours", "materials"):
         for m in lx.pattern("en", key).finditer(doc.masked):
             nxt = _NEXT_WORD.match(doc.masked, m.end())

@@ -15,12 +15,12 @@ from . import lexicon as lx
 from . import policy
 from .base import Ctx, Signals, hint, shorten
 from .doc import MASK, Doc
-from .models import Lang, LintHint
+from .models import Lang, LintHint, Severity
 from .rules_basic import wordset
 
 _CLAUSE_END = re.compile(r"[.!?;\n。！？；]")
 _TOKEN = re.compile(r"\S+")
-_ZH_RUN_END = re.compile(r"[，,。.！!？?；;：:、\s的]|$")
+_ZH_RUN_END = re.compile(r"[，,。.！!？?；;：:、\n的]|$")
 _TRAIL = ".,;:)]}"
 _INTRODUCERS = frozenset({"with", "has", "have", "having", "bearing", "reading", "saying"})
 _NEG_BEFORE_EN = re.compile(
@@ -28,9 +28,7 @@ _NEG_BEFORE_EN = re.compile(
     r"(?:\s+(?:any|the|a|an|visible|readable|extra|added|other))*\s*$",
     re.IGNORECASE,
 )
-_DETERMINER_PREFIX = re.compile(
-    r"^(?:the\s+)?(?:words?|letters?|numbers?|phrase|name|saying|text)\s+", re.IGNORECASE
-)
+_DETERMINER_PREFIX = re.compile(r"^(?:the\s+)?(?:words?|letters?|numbers?|phrase|name|saying|text)\s+", re.IGNORECASE)
 _CAPS = re.compile(r"^[A-Z0-9][A-Z0-9\-!?'’&$#.,]*$")
 _CAPITALISED_OR_DIGIT = re.compile(r"(?:^|\s)(?:[A-Z][\w'’!?\-]*|\d[\d,.$%]*)")
 
@@ -82,27 +80,30 @@ def _forward_candidate(doc: Doc, pos: int, limit: int) -> tuple[int, int] | None
     stop = wordset("text_stop_words")
     first_bad = lx.anchored("en", "text_not_literal", "start")
     seg = doc.masked[pos:limit]
-    if not seg.strip() or first_bad.match(seg) or MASK in seg[:3]:
+    if not seg.strip() or MASK in seg[:3]:
         return None
+    head = seg.split()[0]
+    if first_bad.match(seg) and not (len(head) > 1 and head.isupper()):
+        return None  # "says a lot", "should be bold"; but "BE KIND" is the text
     start = end = -1
-    count = 0
-    for m in _TOKEN.finditer(seg):
+    for count, m in enumerate(_TOKEN.finditer(seg), start=1):
         tok = m.group(0)
         low = tok.lower().rstrip(_TRAIL + "!?")
-        if count and low in stop:
+        if count > 1 and low in stop:
             break
         if MASK in tok:
             break
         if start < 0:
             start = pos + m.start()
         end = pos + m.end()
-        count += 1
         if tok[-1:] in ",;:" or count >= 8:
             break
     if start < 0:
         return None
     while end > start and doc.masked[end - 1] in _TRAIL:
         end -= 1
+    if end == limit and doc.masked[end : end + 1] in ("!", "?"):
+        end += 1  # "says Welcome Friends!": the mark belongs to the words
     return (start, end) if end > start else None
 
 
@@ -138,6 +139,7 @@ def _en_cues(doc: Doc, sig: Signals) -> list[Cue]:
     context = wordset("text_context_cues")
     candidate_only = wordset("text_candidate_cues")
     digit_cues = wordset("text_digit_cues")
+    noun_cues = wordset("text_noun_cues")
     masked = doc.masked
     cues: list[Cue] = []
     strong = lx.pattern("en", "text_cues_strong")
@@ -157,15 +159,20 @@ def _en_cues(doc: Doc, sig: Signals) -> list[Cue]:
         cs, ce = _clause(masked, s)
         after = _literal_right_after(doc, e)
         near = after or _literal_near(doc, s, e)
+        if not near and cue in noun_cues and any(s - 120 <= lit.end and lit.start <= e + 120 for lit in doc.literals):
+            near = True  # 'a logo called "The Daily Grind". The text should be bold.
         if cue in digit_cues:
             cand = _forward_candidate(doc, e, ce)
             if after or (cand and masked[cand[0]].isdigit()):
                 taken.append((s, e))
                 cues.append(Cue(s, e, "en", None if after else cand, after))
             continue
-        if cue in context and not (after or _carrier_before().search(masked[max(0, s - 60) : s])):
-            if not (cue in ("titled", "entitled") and _forward_candidate(doc, e, ce)):
-                continue
+        if (
+            cue in context
+            and not (after or _carrier_before().search(masked[max(0, s - 60) : s]))
+            and not (cue in ("titled", "entitled") and _forward_candidate(doc, e, ce))
+        ):
+            continue
         if near:
             taken.append((s, e))
             cues.append(Cue(s, e, "en", None, True))
@@ -221,14 +228,18 @@ def _zh_cues(doc: Doc) -> list[Cue]:
             continue
         if cue in need_literal:
             continue
-        run = _ZH_RUN_END.search(masked, e)
-        end = run.start() if run else len(masked)
-        end = min(end, e + 20)
-        if end <= e or MASK in masked[e:end]:
+        begin = e
+        while begin < len(masked) and masked[begin] == " ":
+            begin += 1
+        run = _ZH_RUN_END.search(masked, begin)
+        end = min(run.start() if run else len(masked), begin + 20)
+        while end > begin and masked[end - 1] == " ":
+            end -= 1
+        if end <= begin or MASK in masked[begin:end]:
             cand = None
         else:
-            cand = (e, end)
-            if symbols.search(masked[e:end]):
+            cand = (begin, end)
+            if symbols.search(masked[begin:end]):
                 continue  # 印有太极图案: a symbol, not text
         cues.append(Cue(s, e, "zh", cand, False))
     return cues
@@ -264,26 +275,26 @@ def text_unquoted(doc: Doc, ctx: Ctx, sig: Signals) -> list[LintHint]:
 
 
 def _unquoted_hint(doc: Doc, ctx: Ctx, cue: Cue, where: tuple[int, int]) -> LintHint:
-    severity: str = "warning"
+    severity: Severity = "warning"
     words = doc.text[where[0] : where[1]] if cue.cand else None
     caps = bool(words) and all(_CAPS.match(w) for w in (words or "").split()) and any(c.isalpha() for c in words or "")
     if caps and ctx.family in policy.CAPS_IS_DELIMITED:
         severity = "info"
     if cue.lang == "zh":
         fix = (
-            shorten(doc.text[: where[0]] + "“" + (words or "") + "”" + doc.text[where[1] :], 200)
+            "把要出现的文字放进引号：" + shorten(doc.rewrite([(where[0], where[1], "“" + (words or "") + "”")]), 200)
             if words
             else "把要出现的文字放进引号，例如：招牌上写着“开业大吉”。"
         )
         message = "Text to render is not in quotes; the model may paraphrase or misspell it."
     else:
         fix = (
-            "Quote the exact words: " + shorten(doc.text[: where[0]] + '"' + (words or "") + '"' + doc.text[where[1] :], 200)
+            "Quote the exact words: " + shorten(doc.rewrite([(where[0], where[1], f'"{words}"')]), 200)
             if words
             else 'Put the exact words in double quotes, e.g. a sign that says "OPEN".'
         )
         message = (
-            f'The words to render ("{words}") are not in quotes; the model may paraphrase, misspell or treat them as a description.'
+            f'The words to render ("{words}") are not in quotes; the model may paraphrase, misspell or describe them.'
             if words
             else "The prompt asks for text but does not say, in quotes, which words."
         )
@@ -306,7 +317,7 @@ def _literal_size(value: str) -> int:
 
 def text_too_long(doc: Doc, ctx: Ctx, sig: Signals) -> list[LintHint]:
     """``text-too-long``: a literal over 25 characters (a Han character counts as 3), or more than 3 literals."""
-    severity = "warning" if ctx.family in policy.TEXT_LONG_WARNING else "info"
+    severity: Severity = "warning" if ctx.family in policy.TEXT_LONG_WARNING else "info"
     out: list[LintHint] = []
     for lit in doc.literals:
         if _literal_size(lit.value) > 25:
@@ -316,10 +327,10 @@ def text_too_long(doc: Doc, ctx: Ctx, sig: Signals) -> list[LintHint]:
                     doc,
                     "text-too-long",
                     severity,
-                    f"{len(lit.value.strip())} characters of text to render; image models spell short text (1-4 words) reliably, long text poorly.",
+                    f"{len(lit.value.strip())} characters of text; models spell 1-4 words well, longer text poorly.",
                     "把文字压缩到 4 个词以内（约 8 个汉字），长文案放到后期排版。"
                     if zh
-                    else "Cut it to 1-4 words (at most ~25 characters) and add longer copy afterwards, e.g. a short headline plus a smaller subtitle.",
+                    else "Cut it to 1-4 words (~25 characters); add longer copy later, e.g. headline + small subtitle.",
                     (lit.start, lit.end),
                     lang="zh" if zh else "en",
                 )
@@ -356,7 +367,7 @@ def text_no_typography(doc: Doc, ctx: Ctx, sig: Signals) -> list[LintHint]:
             "The text has no font, size, colour or placement; the model will guess.",
             "写明字体、大小、颜色和位置，例如：门上方居中的粉色霓虹手写体招牌写着“营业中”。"
             if zh
-            else f'Say how it looks and where: e.g. {lit.value!r} in bold white sans-serif, centred at the top.',
+            else f"Say how it looks and where: e.g. {lit.value!r} in bold white sans-serif, centred at the top.",
             (lit.start, lit.end),
             lang="zh" if zh else "en",
         )

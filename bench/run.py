@@ -39,13 +39,37 @@ def suites(quick: bool) -> list[tuple[str, Callable[[], list[Figure]]]]:
         found.append(("queue", lambda: queue_bench.figures(quick=quick)))
     except ImportError:
         pass
-    try:
-        from bench import lint_eval
-
-        found.append(("lint", lambda: lint_eval.figures()))
-    except ImportError:
-        pass
+    found.append(("lint", lint_figures))
     return found
+
+
+def lint_figures() -> list[Figure]:
+    """The linter's speed over both labeled prompt sets (its precision/recall table: bench/lint_eval.py)."""
+    import json
+    import os
+    import tempfile
+
+    from bench import lint_eval
+
+    folder = os.environ.get("PROMPT_SETS_DIR") or str(Path(__file__).resolve().parents[2] / "shared/data/prompts")
+    if not Path(folder, "PartiPrompts.tsv").exists():
+        print(f"lint: prompt sets not found in {folder}; skipped", file=sys.stderr)
+        return []
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "lint.json"
+        code = lint_eval.main(["--prompts", folder, "--json", str(out)])
+        data = json.loads(out.read_text())
+    passed = sum(1 for m in data["mappings"] if m.get("pass"))
+    return [
+        Figure(
+            "lint: median time per prompt",
+            data["speed"]["median_ms"],
+            None,
+            "ms",
+            target=1.0,
+            note=f"{data['rows']} prompts; {passed}/{len(data['mappings'])} quality mappings pass (exit {code})",
+        )
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

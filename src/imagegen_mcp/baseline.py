@@ -31,7 +31,6 @@ from typing import Literal
 from . import images
 from .errors import ImageError, RequestError
 
-BaselineSourceKind = Literal["current_attachment", "reply_attachment", "explicit_path_or_url"]
 ACCEPTED = ("image/png", "image/jpeg", "image/webp")
 MAX_SEND_EDGE = 4096
 MAX_SEND_BYTES = 8 * 1024 * 1024
@@ -130,7 +129,9 @@ def _local(path: Path, source: str, origin: Literal["generated", "local"], max_m
             )
         data = path.read_bytes()
     except OSError as exc:
-        raise RequestError(f"cannot read baseline_image {path}: {exc.strerror}", "check the file's permissions") from None
+        raise RequestError(
+            f"cannot read baseline_image {path}: {exc.strerror}", "check the file's permissions"
+        ) from None
     try:
         mime = images.sniff(data)
     except ImageError:

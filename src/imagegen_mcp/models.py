@@ -7,11 +7,13 @@ the two can never disagree.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 ImageSize = Literal["low", "medium", "high"]
+VariationStrength = Literal["low", "medium", "high"]
+BaselineSourceKind = Literal["current_attachment", "reply_attachment", "explicit_path_or_url"]
 ReturnImage = Literal["preview", "none"]
 Surface = Literal["auto", "images", "chat"]
 AspectRatio = Literal[
@@ -44,6 +46,14 @@ class GenerateOptions(BaseModel):
     n: int = Field(default=1, ge=1, le=MAX_IMAGES_PER_CALL)
     surface: Surface = "auto"
     provider: Literal["openrouter", "placeholder"] | None = None
+    # Edits and variants (see baseline.py and rails.py).
+    baseline_image: str | None = Field(default=None, max_length=4096)
+    baseline_source_kind: BaselineSourceKind = "explicit_path_or_url"
+    confirm_external_upload: bool = False
+    variation_strength: VariationStrength | None = None
+    must_keep: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(default_factory=list, max_length=20)
+    lock_palette: bool | None = None
+    lock_composition: bool | None = None
 
 
 class GenerateRequest(GenerateOptions):
@@ -66,6 +76,7 @@ class ResolvedRequest(BaseModel):
     out_dir: str
     out: str | None
     overwrite: bool
+    prompt_sent: str | None = Field(default=None, description="The prompt with edit rails, as it would be sent")
 
 
 class SavedImage(BaseModel):
@@ -94,6 +105,13 @@ class GenerateResult(BaseModel):
     text: str | None = Field(default=None, description="Any text the model returned with the image")
     dry_run: bool = False
     request: ResolvedRequest | None = Field(default=None, description="The resolved request (dry runs)")
+    # Edit diagnostics: enough to debug a drifting edit from the result or receipt alone.
+    edit_intent_detected: bool = False
+    baseline_applied: bool = False
+    baseline_source: str | None = None
+    baseline_source_kind: BaselineSourceKind | None = None
+    baseline_resolution_policy: str | None = None
+    rails_applied: list[str] = Field(default_factory=list)
 
 
 class PreflightCheck(BaseModel):

@@ -7,6 +7,7 @@ process (the server's lifespan, or the CLI's ``async with``).
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -17,10 +18,12 @@ import anyio
 import anyio.to_thread
 
 from . import images
+from .baseline import Baseline, resolve_baseline
 from .config import Settings
 from .errors import RequestError, first_error
 from .models import GenerateRequest, GenerateResult, Hint, ResolvedRequest, SavedImage
 from .providers.base import Provider, ProviderRequest, ProviderResult
+from .rails import Rails, apply_rails
 
 ProgressFn = Callable[[float, float | None, str], Awaitable[None]]
 
@@ -96,8 +99,13 @@ def resolve(settings: Settings, request: GenerateRequest) -> ResolvedRequest:
     )
 
 
-def lint_hints(resolved: ResolvedRequest, options: LintOptions, *, has_baseline: bool = False) -> list[Hint]:
-    """Run the linter; raise :class:`RequestError` when the request must not be sent."""
+def lint_hints(
+    resolved: ResolvedRequest, options: LintOptions, *, has_baseline: bool = False
+) -> tuple[list[Hint], bool]:
+    """Run the linter: the hints to return and whether the prompt reads as an edit.
+
+    Raises :class:`RequestError` when the request must not be sent.
+    """
     from .lint import LintContext, lint
 
     report = lint(
@@ -127,8 +135,9 @@ def lint_hints(resolved: ResolvedRequest, options: LintOptions, *, has_baseline:
             fix += ", or call without strict_clarify"
         raise RequestError(f"the prompt was not sent (nothing was charged): {listed}", fix, code="prompt_refused")
     if not options.clarify_hints:
-        return []
-    return [Hint(rule=h.rule, severity=h.severity, message=h.message, fix=h.fix, span=h.span) for h in effective.hints]
+        return [], report.edit_intent
+    hints = [Hint(rule=h.rule, severity=h.severity, message=h.message, fix=h.fix, span=h.span) for h in effective.hints]
+    return hints, report.edit_intent
 
 
 async def generate(
@@ -143,8 +152,19 @@ async def generate(
     started = time.monotonic()
     settings = services.settings
     resolved = resolve(settings, request)
-    hints = lint_hints(resolved, lint_options)
+    baseline = await _load_baseline(settings, request)
+    hints, edit_intent = lint_hints(resolved, lint_options, has_baseline=baseline is not None)
+    rails = Rails(request.variation_strength, tuple(request.must_keep), request.lock_palette, request.lock_composition)
+    prompt_sent, rails_applied = apply_rails(resolved.prompt, rails, has_baseline=baseline is not None)
     provider = services.provider(resolved.provider)
+    diagnostics = {
+        "edit_intent_detected": edit_intent,
+        "baseline_applied": baseline is not None,
+        "baseline_source": baseline.source if baseline else None,
+        "baseline_source_kind": request.baseline_source_kind if baseline else None,
+        "baseline_resolution_policy": baseline.resolution_policy if baseline else None,
+        "rails_applied": rails_applied,
+    }
     if dry_run:
         return GenerateResult(
             model=resolved.model,
@@ -152,15 +172,17 @@ async def generate(
             elapsed_s=round(time.monotonic() - started, 3),
             hints=hints,
             dry_run=True,
-            request=resolved,
+            request=resolved.model_copy(update={"prompt_sent": prompt_sent}),
+            **diagnostics,
         )
     provider_request = ProviderRequest(
-        prompt=resolved.prompt,
+        prompt=prompt_sent,
         model=resolved.model,
         image_size=resolved.image_size,
         aspect_ratio=resolved.aspect_ratio,
         n=resolved.n,
         surface=resolved.surface,
+        input_images=(baseline.url,) if baseline else (),
     )
     outcome = await _with_heartbeat(
         provider.generate(provider_request), progress, settings.progress_interval_s, resolved.model
@@ -178,6 +200,23 @@ async def generate(
         elapsed_s=round(time.monotonic() - started, 3),
         hints=hints,
         text=outcome.text,
+        **diagnostics,
+    )
+
+
+async def _load_baseline(settings: Settings, request: GenerateRequest) -> Baseline | None:
+    """The baseline after its safety rails (blocking file I/O, so in a thread); None without one."""
+    if not request.baseline_image:
+        return None
+    return await anyio.to_thread.run_sync(
+        functools.partial(
+            resolve_baseline,
+            request.baseline_image,
+            output_dir=settings.output_dir,
+            roots=list(settings.workspace),
+            max_mb=settings.max_baseline_mb,
+            confirm_external_upload=request.confirm_external_upload,
+        )
     )
 
 

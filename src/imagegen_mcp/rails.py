@@ -12,9 +12,8 @@ caller sets them. Without a baseline there is nothing to keep, and no rails are 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
-VariationStrength = Literal["low", "medium", "high"]
+from .models import VariationStrength
 
 VARIATION_TEXT = {
     "low": "Make the smallest change that satisfies the request; everything not mentioned stays exactly as it is.",

@@ -30,7 +30,7 @@ from mcp.types import (
 )
 from pydantic import Field
 
-from . import __version__, images
+from . import __version__, images, params
 from .config import Settings
 from .errors import ImagegenError, redact
 from .models import (
@@ -100,13 +100,18 @@ def build_server(settings: Settings | None = None, *, on_closed: Callable[[], No
     @asynccontextmanager
     async def lifespan(_: MCPServer[Services]) -> AsyncIterator[Services]:
         try:
-            async with open_services(settings) as services, queue.running(services):
+            async with open_services(settings) as services, queue.running():
                 log.info("imagegen-mcp ready: provider=%s output_dir=%s", settings.provider, settings.output_dir)
                 yield services
         finally:
             if on_closed is not None:
                 on_closed()
 
+    auth: dict[str, Any] = {}
+    if settings.mcp_token:  # HTTP transports only; imported lazily to keep stdio start-up lean
+        from .auth import server_auth_kwargs
+
+        auth = server_auth_kwargs(settings.mcp_token)
     mcp = ImagegenServer(
         name="imagegen",
         title="Image generation",
@@ -114,6 +119,7 @@ def build_server(settings: Settings | None = None, *, on_closed: Callable[[], No
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
         subscriptions=bus,
+        **auth,
     )
     register(mcp, settings)
     queue = register_queue_tools(mcp, settings, bus)  # enqueue_images, queue_status, imagegen://jobs/{id}
@@ -177,12 +183,22 @@ def register(mcp: ImagegenServer, settings: Settings) -> None:
         allow_no_baseline_on_edit_intent: Annotated[
             bool, Field(description="Generate from scratch even if the prompt reads like an edit")
         ] = False,
+        baseline_image: params.BaselineImage = None,
+        baseline_source_kind: params.BaselineKind = "explicit_path_or_url",
+        confirm_external_upload: params.ConfirmUpload = False,
+        variation_strength: params.Variation = None,
+        must_keep: params.MustKeep | None = None,
+        lock_palette: params.LockPalette = None,
+        lock_composition: params.LockComposition = None,
     ) -> Annotated[CallToolResult, GenerateResult]:
         services: Services = ctx.request_context.lifespan_context
         try:
             request = GenerateRequest(
                 prompt=prompt, model=model, image_size=image_size, aspect_ratio=aspect_ratio, n=n,
                 out=out, overwrite=overwrite, surface=surface, provider=provider,
+                baseline_image=baseline_image, baseline_source_kind=baseline_source_kind,
+                confirm_external_upload=confirm_external_upload, variation_strength=variation_strength,
+                must_keep=must_keep or [], lock_palette=lock_palette, lock_composition=lock_composition,
             )  # fmt: skip
         except ValueError as exc:
             raise ToolError(
@@ -194,9 +210,7 @@ def register(mcp: ImagegenServer, settings: Settings) -> None:
                 services, request, dry_run=dry_run, lint_options=options, progress=ctx.report_progress
             )
             with_preview = return_image == "preview" and bool(result.images)
-            content = (
-                await anyio.to_thread.run_sync(render, result, True) if with_preview else render(result, False)
-            )
+            content = await anyio.to_thread.run_sync(render, result, True) if with_preview else render(result, False)
         except ImagegenError as exc:
             raise tool_error(exc, services.settings) from None
         return CallToolResult(content=content, structured_content=dump(result))

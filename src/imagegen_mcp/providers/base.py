@@ -36,6 +36,8 @@ class ProviderRequest:
     aspect_ratio: AspectRatio | None = None
     n: int = 1
     surface: Surface = "auto"
+    # Baseline/reference images: data URLs or https URLs, sent in this order.
+    input_images: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

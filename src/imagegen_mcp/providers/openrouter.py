@@ -148,6 +148,8 @@ class OpenRouterProvider:
         body: dict[str, Any] = {"model": request.model, "prompt": request.prompt, "n": request.n}
         if request.aspect_ratio:
             body["aspect_ratio"] = request.aspect_ratio
+        if request.input_images:
+            body["input_references"] = [{"type": "image_url", "image_url": {"url": u}} for u in request.input_images]
         body.update(image_api_params(request.model, request.image_size, supported))
         data, headers = await self._post("/images", body, model=request.model)
         generation_id = headers.get("x-generation-id") or _str(data.get("id"))
@@ -160,7 +162,7 @@ class OpenRouterProvider:
     async def _generate_chat(self, request: ProviderRequest) -> ProviderResult:
         body: dict[str, Any] = {
             "model": request.model,
-            "messages": [{"role": "user", "content": request.prompt}],
+            "messages": [{"role": "user", "content": _chat_content(request)}],
             "modalities": await self._modalities(request.model),
             "stream": False,
         }
@@ -364,6 +366,15 @@ class OpenRouterProvider:
             detail=f"{model} is not an image-output model on OpenRouter",
             fix=f"export IMAGEGEN_MODEL=google/gemini-3.1-flash-image-preview (or pick one at {wire.IMAGE_MODELS_URL})",
         )
+
+
+def _chat_content(request: ProviderRequest) -> str | list[dict[str, Any]]:
+    """Plain text, or text first and then each image part (the order OpenRouter's docs use)."""
+    if not request.input_images:
+        return request.prompt
+    parts: list[dict[str, Any]] = [{"type": "text", "text": request.prompt}]
+    parts += [{"type": "image_url", "image_url": {"url": u}} for u in request.input_images]
+    return parts
 
 
 def _json(response: httpx2.Response) -> Any:

@@ -145,3 +145,18 @@ def test_a_non_loopback_bind_without_a_token_refuses_to_start(tmp_path: Path) ->
     )  # fmt: skip
     assert proc.returncode == 2
     assert "IMAGEGEN_MCP_TOKEN" in proc.stderr and "127.0.0.1" in proc.stderr
+
+
+async def test_two_sse_connections_share_one_provider_client(tmp_path: Path, emulator: Emulator) -> None:
+    # The SSE transport runs the lifespan per connection; the catalogue is cached per provider
+    # instance, so one catalogue fetch for two connections proves they share one set of services.
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    with http_server(tmp_path, emulator, "sse") as base:
+        async with (
+            Client(sse_client(f"{base}/sse", headers=auth)) as first,
+            Client(sse_client(f"{base}/sse", headers=auth)) as second,
+        ):
+            for client in (first, second):
+                result = await client.call_tool("generate_image", {"prompt": "a paper boat on a pond, ink drawing"})
+                assert not result.is_error, result.content
+    assert len([r for r in emulator.requests if r.path.endswith("/images/models")]) == 1

@@ -10,10 +10,11 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio
 import anyio.to_thread
 from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.mcpserver import Context, MCPServer
@@ -96,11 +97,12 @@ def build_server(settings: Settings | None = None, *, on_closed: Callable[[], No
     """
     settings = settings or Settings.from_env()
     bus = InMemorySubscriptionBus()  # job updates reach 2026 listen streams (legacy: queue_tools)
+    shared = SharedServices(settings)
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[Services]) -> AsyncIterator[Services]:
         try:
-            async with open_services(settings) as services, queue.running():
+            async with shared.use() as services, queue.running():
                 log.info("imagegen-mcp ready: provider=%s output_dir=%s", settings.provider, settings.output_dir)
                 yield services
         finally:
@@ -124,6 +126,41 @@ def build_server(settings: Settings | None = None, *, on_closed: Callable[[], No
     register(mcp, settings)
     queue = register_queue_tools(mcp, settings, bus)  # enqueue_images, queue_status, imagegen://jobs/{id}
     return mcp
+
+
+class SharedServices:
+    """One :class:`Services` per process, however often the lifespan runs.
+
+    stdio and Streamable HTTP run the lifespan once; SSE runs it once per connection. Every
+    connection must share one provider client (and the queue runtime guards its single worker the
+    same way), so the first entry opens the services and the last exit closes them.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._users = 0
+        self._lock = anyio.Lock()
+        self._stack: AsyncExitStack | None = None
+        self._services: Services | None = None
+
+    @asynccontextmanager
+    async def use(self) -> AsyncIterator[Services]:
+        async with self._lock:
+            if self._services is None:
+                stack = AsyncExitStack()
+                self._services = await stack.enter_async_context(open_services(self.settings))
+                self._stack = stack
+            self._users += 1
+            services = self._services
+        try:
+            yield services
+        finally:
+            with anyio.CancelScope(shield=True):
+                async with self._lock:
+                    self._users -= 1
+                    if self._users == 0 and self._stack is not None:
+                        stack, self._stack, self._services = self._stack, None, None
+                        await stack.aclose()
 
 
 def tool_error(exc: ImagegenError, settings: Settings) -> ToolError:

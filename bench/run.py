@@ -25,13 +25,14 @@ from bench.common import Figure, machine, table, write_json  # noqa: E402
 
 
 def suites(quick: bool) -> list[tuple[str, Callable[[], list[Figure]]]]:
-    from bench import cold_start, memory, per_call
+    from bench import cold_start, http_load, memory, per_call
 
     runs = 3 if quick else 11
     found: list[tuple[str, Callable[[], list[Figure]]]] = [
         ("cold start", lambda: cold_start.run(runs)),
         ("per call", lambda: per_call.run(runs if quick else 21)),
         ("memory", lambda: memory.run()),
+        ("http load", lambda: http_load.run(10, 5) if quick else http_load.run(50, 30)),
     ]
     try:
         from bench import queue_bench

@@ -21,7 +21,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     __package__ = "bench"
 
-from bench.common import Figure, machine, table, write_json  # noqa: E402
+from bench.common import Figure, machine, table, write_json
 
 
 def suites(quick: bool) -> list[tuple[str, Callable[[], list[Figure]]]]:

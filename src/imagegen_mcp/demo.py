@@ -33,7 +33,12 @@ PASSED_THROUGH = (
 def run_demo(prompt: str | None = None) -> int:
     import anyio
 
-    return anyio.run(_demo, prompt or DEFAULT_PROMPT)
+    try:
+        return anyio.run(_demo, prompt or DEFAULT_PROMPT)
+    except Exception as exc:  # the child died or never answered: say so plainly, not as a traceback
+        say(f"The demo could not talk to the server ({type(exc).__name__}: {exc}).")
+        say("Its own error, if any, is printed above; run 'imagegen-mcp preflight' to check the set-up.")
+        return 1
 
 
 async def _demo(prompt: str) -> int:

@@ -118,7 +118,9 @@ def test_a_directory_is_refused(dirs: tuple[Path, Path]) -> None:
     assert "not a regular file" in refused(str(dirs[1] / "d.png"), dirs).message
 
 
-@pytest.mark.parametrize("ref", ["http://example.com/a.png", "file:///etc/passwd", "ftp://x/y.png", "data:image/png;base64,AAAA"])
+@pytest.mark.parametrize(
+    "ref", ["http://example.com/a.png", "file:///etc/passwd", "ftp://x/y.png", "data:image/png;base64,AAAA"]
+)
 def test_non_https_urls_are_refused(dirs: tuple[Path, Path], ref: str) -> None:
     assert "not accepted" in refused(ref, dirs).message
 

@@ -51,7 +51,9 @@ async def test_unquoted_sign_text_comes_back_as_a_hint(client: Client) -> None:
 
 async def test_clarify_hints_false_returns_no_hints(client: Client) -> None:
     prompt = "A neon sign that says OPEN LATE"
-    result = await client.call_tool("generate_image", {"prompt": prompt, "clarify_hints": False, "return_image": "none"})
+    result = await client.call_tool(
+        "generate_image", {"prompt": prompt, "clarify_hints": False, "return_image": "none"}
+    )
     assert result.structured_content["hints"] == []  # type: ignore[index]
 
 
@@ -80,7 +82,9 @@ async def test_dry_run_returns_the_hints(client: Client, emulator: Emulator) -> 
 
 
 def run_lint(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "imagegen_mcp", "lint", *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "imagegen_mcp", "lint", *args], capture_output=True, text=True, timeout=60
+    )
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -128,19 +129,28 @@ def test_claims_from_many_connections_never_overlap(tmp_path: Path) -> None:
 
 def test_heartbeat_keeps_a_lease_and_expiry_reclaims_it(q: JobQueue, clock: Clock) -> None:
     [job_id] = add(q, "r1")
-    a = make_owner()
-    q.claim(a, 1)
+    [first] = q.claim(make_owner(), 1)
     clock.t += 20
-    assert q.heartbeat(a, [job_id]) == {job_id}
+    assert q.heartbeat([first]) == {job_id}
     clock.t += 20  # 40 s after the claim, 20 s after the heartbeat: still live
     assert q.claim(make_owner(), 1) == []
     clock.t += 11  # 31 s without a heartbeat: expired
-    b = make_owner()
-    [again] = q.claim(b, 1)
+    [again] = q.claim(make_owner(), 1)
     assert again.job_id == job_id and again.attempts == 2 and again.last_error["code"] == "worker_lost"  # type: ignore[index]
-    assert q.heartbeat(a, [job_id]) == set()
-    assert q.succeed(a, job_id, {"images": []}, 0.1) is None  # the old owner cannot finish it
-    assert q.succeed(b, job_id, {"images": []}, 0.1) is not None
+    assert q.heartbeat([first]) == set()
+    assert q.succeed(first, {"images": []}, 0.1) is None  # the old owner cannot finish it
+    assert q.fail(first, {"code": "x"}) is None and not q.release(first, started=True)
+    assert q.succeed(again, {"images": []}, 0.1) is not None
+
+
+def test_a_lease_is_fenced_by_its_attempt_even_for_the_same_owner(q: JobQueue, clock: Clock) -> None:
+    add(q, "r1")
+    owner = make_owner()
+    [stale] = q.claim(owner, 1)
+    clock.t += 31
+    [fresh] = q.claim(owner, 1)  # the same worker re-claimed its own expired job
+    assert q.succeed(stale, {"images": []}, None) is None
+    assert q.heartbeat([stale, fresh]) == {fresh.job_id}
 
 
 def test_a_job_whose_attempts_are_used_up_by_lost_workers_fails(q: JobQueue, clock: Clock) -> None:
@@ -160,48 +170,46 @@ def test_a_dead_local_owner_is_reclaimed_at_once_and_a_live_one_is_not(q: JobQue
     proc.wait()
     host = make_owner().split("/")[0]
     dead = f"{host}/{proc.pid}/abcd"
-    alive = f"{host}/{threading.get_native_id() and __import__('os').getppid()}/abcd"
+    alive = f"{host}/{os.getppid()}/abcd"
     assert not owner_alive(dead) and owner_alive(alive) and owner_alive(f"elsewhere/{proc.pid}/x")
-    q.claim(dead, 1)
     q.claim(alive, 1)
+    q.claim(dead, 1)
     [taken] = q.claim(make_owner(), 5)
-    assert taken.job_id == ids[0]
+    assert taken.job_id == ids[1] and taken.attempts == 2
 
 
 def test_release_puts_jobs_back_and_uncounts_a_job_that_never_started(q: JobQueue) -> None:
     a, b = add(q, "r1", count=2)
-    owner = make_owner()
-    q.claim(owner, 2)
-    assert q.release(owner, a, started=False)
-    assert q.release(owner, b, started=True)
+    ca, cb = q.claim(make_owner(), 2)
+    assert q.release(ca, started=False)
+    assert q.release(cb, started=True)
     ja, jb = q.get([a, b])
     assert (ja.status, ja.attempts, ja.started_at) == ("queued", 0, None)
     assert (jb.status, jb.attempts) == ("queued", 1)
-    assert not q.release(owner, a, started=False)  # not held any more
+    assert not q.release(ca, started=False)  # not held any more
 
 
 def test_a_retry_waits_for_not_before_and_the_attempts_cap(q: JobQueue, clock: Clock) -> None:
-    [job_id] = add(q, "r1")
+    add(q, "r1")
     owner = make_owner()
     err = {"code": "rate_limited", "message": "slow down", "fix": "wait", "error_class": "RateLimitError"}
     for attempt in range(1, 5):
         [job] = q.claim(owner, 1)
         assert job.attempts == attempt
-        queued = q.fail(owner, job_id, err, retry_at=clock.t + 10)
+        queued = q.fail(job, err, retry_at=clock.t + 10)
         assert queued is not None and queued.status == "queued" and queued.last_error == err
         assert q.claim(owner, 1) == []  # not due yet
         clock.t += 10
-    q.claim(owner, 1)
-    final = q.fail(owner, job_id, err, retry_at=clock.t + 10)
+    [job] = q.claim(owner, 1)
+    final = q.fail(job, err, retry_at=clock.t + 10)
     assert final is not None and final.status == "failed" and final.attempts == 5 and final.error == err
 
 
 def test_a_non_retryable_failure_is_final_and_gets_a_receipt(q: JobQueue) -> None:
     [job_id] = add(q, "r1")
-    owner = make_owner()
-    q.claim(owner, 1)
+    [claimed] = q.claim(make_owner(), 1)
     err = {"code": "insufficient_credits", "message": "no credits", "fix": "add credits", "error_class": "CreditsError"}
-    job = q.fail(owner, job_id, err)
+    job = q.fail(claimed, err)
     assert job is not None and job.status == "failed"
     path = q.write_receipt(job)
     assert path == q.failed_dir / f"{job_id}.json"
@@ -213,13 +221,12 @@ def test_a_non_retryable_failure_is_final_and_gets_a_receipt(q: JobQueue) -> Non
 
 def test_success_receipt_has_request_outputs_provider_timings_and_attempts(q: JobQueue, clock: Clock) -> None:
     [job_id] = add(q, "r1")
-    owner = make_owner()
-    q.claim(owner, 1)
+    [claimed] = q.claim(make_owner(), 1)
     clock.t += 2.5
     image = {"path": "/o/t-01.png", "uri": "imagegen://images/x", "mime_type": "image/png", "width": 8,
              "height": 8, "bytes": 10, "sha256": "ab"}  # fmt: skip
     result = {"images": [image], "model": "m/x", "provider": "openrouter", "generation_id": "gen-1", "cost_usd": 0.04}
-    job = q.succeed(owner, job_id, result, 0.04)
+    job = q.succeed(claimed, result, 0.04)
     assert job is not None
     assert [j.job_id for j in q.pending_receipts()] == [job_id]  # a crash here leaves it pending
     receipt = json.loads(q.write_receipt(job).read_text())

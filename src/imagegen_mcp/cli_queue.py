@@ -34,6 +34,16 @@ def add_parsers(sub: Any) -> None:
     enq.add_argument("--overwrite", action="store_true", default=None, help="replace files with the same names")
     enq.add_argument("--strict", action="store_true", default=None, help="refuse ambiguous prompts")
     enq.add_argument("--allow-no-baseline", action="store_true", default=None)
+    enq.add_argument(
+        "--baseline-image", metavar="IMAGE", help="image to edit or vary (path, https URL, imagegen:// uri)"
+    )
+    enq.add_argument(
+        "--confirm-external-upload", action="store_true", default=None, help="allow a local baseline upload"
+    )
+    enq.add_argument("--variation-strength", choices=["low", "medium", "high"])
+    enq.add_argument("--must-keep", action="append", metavar="TEXT", help="what a baseline edit must keep (repeatable)")
+    enq.add_argument("--lock-palette", action=argparse.BooleanOptionalAction, default=None)
+    enq.add_argument("--lock-composition", action=argparse.BooleanOptionalAction, default=None)
     enq.add_argument("--from-manifest", metavar="FILE", help="repeat a request from its <prefix>-manifest.json")
     enq.add_argument("--json", action="store_true", help="print the result as JSON")
 
@@ -70,8 +80,9 @@ def _fail(exc: Exception, settings: Any = None) -> int:
 def cmd_enqueue(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    import anyio
+
     from . import queue_ops
-    from .config import PROVIDERS
     from .errors import ImagegenError
 
     options = {
@@ -79,6 +90,9 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
         "model": args.model, "image_size": args.image_size, "aspect_ratio": args.aspect_ratio,
         "surface": args.surface, "provider": args.provider, "overwrite": args.overwrite,
         "strict_clarify": args.strict, "allow_no_baseline_on_edit_intent": args.allow_no_baseline,
+        "baseline_image": args.baseline_image, "confirm_external_upload": args.confirm_external_upload,
+        "variation_strength": args.variation_strength, "must_keep": args.must_keep,
+        "lock_palette": args.lock_palette, "lock_composition": args.lock_composition,
     }  # fmt: skip
     settings = None
     try:
@@ -90,7 +104,7 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
             return 2
         else:
             req = queue_ops.parse_request(prompt=args.prompt, **{k: v for k, v in options.items() if v is not None})
-        result = queue_ops.enqueue(settings, queue, req, providers=PROVIDERS)
+        result = anyio.run(enqueue_with_services, settings, queue, req)
     except ImagegenError as exc:
         return _fail(exc, settings)
     if args.json:
@@ -105,6 +119,14 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
         print(f"A running server makes them, or run: imagegen-mcp worker --once. Follow with: "
               f"imagegen-mcp status --request-id {result.request_id}")  # fmt: skip
     return 0
+
+
+async def enqueue_with_services(settings: Any, queue: JobQueue, req: Any) -> Any:
+    from .pipeline import open_services
+    from .queue_ops import enqueue
+
+    async with open_services(settings) as services:
+        return await enqueue(services, queue, req)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -147,7 +169,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     from .errors import ImagegenError
     from .pipeline import open_services
-    from .worker import Worker, queue_services
+    from .worker import Worker, queue_settings
 
     settings = None
     try:
@@ -158,7 +180,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     stats: list[WorkerStats] = []
 
     async def main() -> None:
-        async with open_services(settings) as services, anyio.create_task_group() as tg:
+        async with open_services(queue_settings(settings)) as services, anyio.create_task_group() as tg:
 
             async def stop_on_signal() -> None:
                 with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
@@ -168,7 +190,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
             tg.start_soon(stop_on_signal)
             worker = Worker(
-                queue_services(services),
+                services,
                 queue,
                 concurrency=args.concurrency or settings.max_workers,
                 max_jobs=args.max_jobs,

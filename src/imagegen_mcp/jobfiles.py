@@ -46,6 +46,26 @@ def staging_out(job_id: str) -> str:
     return f"{STAGING}/{job_id}/image"
 
 
+def prepare(stage: Path) -> None:
+    """Create a job's staging folder (before generating into it).
+
+    Another worker removes the staging root when its own job leaves it empty; creating the folder
+    first, and retrying if the root vanished in between, keeps that from pulling it away mid-save.
+    """
+    for attempt in range(10):
+        try:
+            stage.mkdir(parents=True, exist_ok=True)
+            return
+        except FileNotFoundError:
+            if attempt == 9:
+                raise StorageError(f"could not create {stage}", "check that IMAGEGEN_OUTPUT_DIR is writable") from None
+        except OSError as exc:
+            raise StorageError(
+                f"could not create {stage}: {exc.strerror or exc}",
+                "check that IMAGEGEN_OUTPUT_DIR exists and is writable (run the preflight tool)",
+            ) from exc
+
+
 def clean_partial(stage: Path) -> None:
     """Delete leftovers of an interrupted attempt (temp files, images without a result)."""
     if stage.is_dir():
@@ -99,7 +119,11 @@ def recover(output_dir: Path, stage: Path, provider: str | None) -> dict[str, An
 
 
 def write_sidecar(stage: Path, result: dict[str, Any]) -> None:
-    write_json_atomic(stage / SIDECAR, result)
+    """The provider's result beside the staged image (model, generation id, cost) for adoption.
+
+    Not fsynced: it only enriches a recovery, and without it the staged image is still adopted.
+    """
+    write_json_atomic(stage / SIDECAR, result, durable=False)
 
 
 def place(output_dir: Path, job_id: str, target: str, result: dict[str, Any], *, overwrite: bool) -> dict[str, Any]:

@@ -26,20 +26,22 @@ All methods are synchronous (sqlite3); async callers run them with ``anyio.to_th
 from __future__ import annotations
 
 import json
-import os
-import secrets
-import socket
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from .errors import RequestError, StorageError
+from .jobs import Job, NewJob, make_owner, new_id, owner_alive
+from .receipts import build_receipt, fsync_dir, iso, sweep_temp_files, write_json_atomic
+
+__all__ = [
+    "Job", "JobQueue", "NewJob", "fsync_dir", "iso", "make_owner", "new_id", "owner_alive", "request_id_conflict",
+    "write_json_atomic",
+]  # fmt: skip
 
 SCHEMA_VERSION = 1
 DB_NAME = "queue.sqlite3"
@@ -93,91 +95,6 @@ CREATE TABLE attempts (
 """
 
 MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1}
-
-_CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
-
-
-def new_id(prefix: str) -> str:
-    """``j_`` + 10 time characters (ms, sortable) + 6 random ones: ``j_01jdz8k3xqv7m2ta9c``."""
-    ms = int(time.time() * 1000)
-    stamp = "".join(_CROCKFORD[(ms >> shift) & 31] for shift in range(45, -1, -5))
-    rand = "".join(secrets.choice(_CROCKFORD) for _ in range(6))
-    return f"{prefix}_{stamp}{rand}"
-
-
-def iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def make_owner() -> str:
-    """A lease owner: ``host/pid/token``, unique per worker."""
-    return f"{socket.gethostname()}/{os.getpid()}/{secrets.token_hex(4)}"
-
-
-def owner_alive(owner: str) -> bool:
-    """False only when ``owner`` is a process on this host that no longer exists."""
-    host, _, rest = owner.partition("/")
-    pid_text = rest.partition("/")[0]
-    if host != socket.gethostname() or not pid_text.isdigit() or os.name == "nt":
-        return True  # another host (or Windows, where kill(pid, 0) is not a probe): trust the lease
-    pid = int(pid_text)
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # exists but belongs to someone else
-    return True
-
-
-@dataclass
-class NewJob:
-    index: int
-    target: str
-    spec: dict[str, Any]
-
-
-@dataclass
-class Job:
-    job_id: str
-    request_id: str
-    index: int
-    status: str
-    spec: dict[str, Any]
-    target: str
-    attempts: int
-    max_attempts: int
-    not_before: float
-    lease_owner: str | None
-    lease_expires: float | None
-    created_at: float
-    started_at: float | None
-    finished_at: float | None
-    result: dict[str, Any] | None
-    error: dict[str, Any] | None
-    last_error: dict[str, Any] | None
-    cost_usd: float | None
-
-    @property
-    def finished(self) -> bool:
-        return self.status in ("succeeded", "failed", "cancelled")
-
-    @classmethod
-    def from_row(cls, row: sqlite3.Row) -> Job:
-        def obj(name: str) -> Any:
-            return json.loads(row[name]) if row[name] is not None else None
-
-        return cls(
-            job_id=row["job_id"], request_id=row["request_id"], index=row["idx"], status=row["status"],
-            spec=obj("spec"), target=row["target"], attempts=row["attempts"], max_attempts=row["max_attempts"],
-            not_before=row["not_before"], lease_owner=row["lease_owner"], lease_expires=row["lease_expires"],
-            created_at=row["created_at"], started_at=row["started_at"], finished_at=row["finished_at"],
-            result=obj("result"), error=obj("error"), last_error=obj("last_error"), cost_usd=row["cost_usd"],
-        )  # fmt: skip
 
 
 def _dumps(value: Any) -> str:
@@ -259,10 +176,13 @@ class JobQueue:
                 raise StorageError(f"the job queue in {self.dir} is busy or unwritable: {exc}", _FIX_DIR) from exc
             try:
                 yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise StorageError(f"the job queue in {self.dir} failed: {exc}", _FIX_DIR) from exc
                 raise
-            conn.execute("COMMIT")
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
@@ -388,95 +308,100 @@ class JobQueue:
                 )
             self._end_attempt(c, r["job_id"], r["attempts"], now, "lost", error)
 
-    def heartbeat(self, owner: str, job_ids: Sequence[str]) -> set[str]:
-        """Renew ``owner``'s leases on ``job_ids``; return the ids it still holds."""
-        if not job_ids:
-            return set()
-        marks = ",".join("?" * len(job_ids))
-        with self._write() as c:
-            c.execute(
-                f"UPDATE jobs SET lease_expires = ? WHERE lease_owner = ? AND status = 'running'"
-                f" AND job_id IN ({marks})",
-                (self.clock() + self.orphan_timeout_s, owner, *job_ids),
-            )
-            rows = c.execute(
-                f"SELECT job_id FROM jobs WHERE lease_owner = ? AND status = 'running' AND job_id IN ({marks})",
-                (owner, *job_ids),
-            ).fetchall()
-        return {r["job_id"] for r in rows}
+    # A lease is fenced by (owner, attempt): every claim counts an attempt, so a worker that lost its
+    # lease (and even the same worker, had it claimed the job again) can never finish a stale run.
 
-    def release(self, owner: str, job_id: str, *, started: bool) -> bool:
-        """Give a leased job back to ``queued`` (clean shutdown). A job never started keeps its attempt."""
+    def heartbeat(self, jobs: Sequence[Job]) -> set[str]:
+        """Renew the leases of ``jobs`` (as claimed); return the ids still held."""
+        held: set[str] = set()
+        if not jobs:
+            return held
+        expires = self.clock() + self.orphan_timeout_s
+        with self._write() as c:
+            for job in jobs:
+                cur = c.execute(
+                    "UPDATE jobs SET lease_expires = ? WHERE job_id = ? AND lease_owner = ? AND attempts = ?"
+                    " AND status = 'running'",
+                    (expires, job.job_id, job.lease_owner, job.attempts),
+                )
+                if cur.rowcount:
+                    held.add(job.job_id)
+        return held
+
+    def release(self, job: Job, *, started: bool) -> bool:
+        """Give a leased job back to ``queued`` (clean shutdown); a job never started gets its attempt back."""
         now = self.clock()
         with self._write() as c:
-            row = c.execute(
-                "SELECT attempts FROM jobs WHERE job_id = ? AND lease_owner = ? AND status = 'running'",
-                (job_id, owner),
-            ).fetchone()
-            if row is None:
+            if self._held(c, job) is None:
                 return False
-            attempts = row["attempts"] if started else row["attempts"] - 1
+            attempts = job.attempts if started else job.attempts - 1
             c.execute(
                 "UPDATE jobs SET status = 'queued', not_before = ?, attempts = ?, lease_owner = NULL,"
                 " lease_expires = NULL, started_at = CASE WHEN ? = 0 THEN NULL ELSE started_at END"
                 " WHERE job_id = ?",
-                (now, attempts, attempts, job_id),
+                (now, attempts, attempts, job.job_id),
             )
             if started:
-                self._end_attempt(c, job_id, row["attempts"], now, "interrupted", None)
+                self._end_attempt(c, job.job_id, job.attempts, now, "interrupted", None)
             else:
-                c.execute("DELETE FROM attempts WHERE job_id = ? AND n = ?", (job_id, row["attempts"]))
+                c.execute("DELETE FROM attempts WHERE job_id = ? AND n = ?", (job.job_id, job.attempts))
             return True
 
     # ------------------------------------------------------------------ finish
 
-    def succeed(self, owner: str, job_id: str, result: dict[str, Any], cost_usd: float | None) -> Job | None:
-        """Mark a leased job ``succeeded``; None if ``owner`` no longer holds it."""
+    def succeed(self, job: Job, result: dict[str, Any], cost_usd: float | None) -> Job | None:
+        """Mark a leased job ``succeeded``; None if its lease was lost. ``cost_usd`` adds to what
+        earlier attempts were billed."""
         now = self.clock()
         with self._write() as c:
-            attempts = self._held(c, owner, job_id)
-            if attempts is None:
+            if self._held(c, job) is None:
                 return None
             c.execute(
-                "UPDATE jobs SET status = 'succeeded', result = ?, cost_usd = ?, finished_at = ?, error = NULL,"
-                " lease_owner = NULL, lease_expires = NULL WHERE job_id = ?",
-                (_dumps(result), cost_usd, now, job_id),
+                f"UPDATE jobs SET status = 'succeeded', result = ?, cost_usd = {_ADD_COST}, finished_at = ?,"
+                " error = NULL, lease_owner = NULL, lease_expires = NULL WHERE job_id = ?",
+                (_dumps(result), cost_usd, cost_usd, now, job.job_id),
             )
-            self._end_attempt(c, job_id, attempts, now, "succeeded", None)
-            return self._jobs_in(c, [job_id])[0]
+            self._end_attempt(c, job.job_id, job.attempts, now, "succeeded", None)
+            return self._jobs_in(c, [job.job_id])[0]
 
-    def fail(self, owner: str, job_id: str, error: dict[str, Any], *, retry_at: float | None = None) -> Job | None:
-        """A failed attempt: queued again at ``retry_at`` while attempts remain, else ``failed``."""
+    def fail(
+        self, job: Job, error: dict[str, Any], *, retry_at: float | None = None, cost_usd: float | None = None
+    ) -> Job | None:
+        """A failed attempt: queued again at ``retry_at`` while attempts remain, else ``failed``.
+        ``cost_usd`` is what the failed attempt was billed, if anything (a refusal can be)."""
         now = self.clock()
         with self._write() as c:
-            row = c.execute(
-                "SELECT attempts, max_attempts FROM jobs WHERE job_id = ? AND lease_owner = ? AND status = 'running'",
-                (job_id, owner),
-            ).fetchone()
-            if row is None:
+            max_attempts = self._held(c, job)
+            if max_attempts is None:
                 return None
-            if retry_at is not None and row["attempts"] < row["max_attempts"]:
+            if cost_usd is not None:
+                c.execute(f"UPDATE jobs SET cost_usd = {_ADD_COST} WHERE job_id = ?", (cost_usd, cost_usd, job.job_id))
+            if retry_at is not None and job.attempts < max_attempts:
                 c.execute(
                     "UPDATE jobs SET status = 'queued', not_before = ?, last_error = ?, lease_owner = NULL,"
                     " lease_expires = NULL WHERE job_id = ?",
-                    (retry_at, _dumps(error), job_id),
+                    (retry_at, _dumps(error), job.job_id),
                 )
                 outcome = "retry"
             else:
                 c.execute(
                     "UPDATE jobs SET status = 'failed', error = ?, last_error = ?, finished_at = ?,"
                     " lease_owner = NULL, lease_expires = NULL WHERE job_id = ?",
-                    (_dumps(error), _dumps(error), now, job_id),
+                    (_dumps(error), _dumps(error), now, job.job_id),
                 )
                 outcome = "failed"
-            self._end_attempt(c, job_id, row["attempts"], now, outcome, error)
-            return self._jobs_in(c, [job_id])[0]
+            self._end_attempt(c, job.job_id, job.attempts, now, outcome, error)
+            return self._jobs_in(c, [job.job_id])[0]
 
-    def _held(self, c: sqlite3.Connection, owner: str, job_id: str) -> int | None:
+    @staticmethod
+    def _held(c: sqlite3.Connection, job: Job) -> int | None:
+        """``max_attempts`` when ``job``'s lease (owner and attempt) is still current, else None."""
         row = c.execute(
-            "SELECT attempts FROM jobs WHERE job_id = ? AND lease_owner = ? AND status = 'running'", (job_id, owner)
+            "SELECT max_attempts FROM jobs"
+            " WHERE job_id = ? AND lease_owner = ? AND attempts = ? AND status = 'running'",
+            (job.job_id, job.lease_owner, job.attempts),
         ).fetchone()
-        return None if row is None else int(row["attempts"])
+        return None if row is None else int(row["max_attempts"])
 
     @staticmethod
     def _end_attempt(
@@ -496,60 +421,21 @@ class JobQueue:
 
     def write_receipt(self, job: Job) -> Path:
         """Write ``results/<job_id>.json`` or ``failed/<job_id>.json`` atomically, then mark the row."""
-        receipt = self.receipt(job)
         folder = self.results_dir if job.status == "succeeded" else self.failed_dir
         path = folder / f"{job.job_id}.json"
-        write_json_atomic(path, receipt)
+        write_json_atomic(path, self.receipt(job))
         with self._write() as c:
             c.execute("UPDATE jobs SET receipt = 1 WHERE job_id = ?", (job.job_id,))
         return path
 
+    def sweep_temp_files(self, min_age_s: float = 600.0) -> int:
+        """Delete receipt temp files a killed writer left behind (old enough that no writer owns them)."""
+        return sweep_temp_files((self.results_dir, self.failed_dir), min_age_s)
+
     def receipt(self, job: Job) -> dict[str, Any]:
-        rows = self._read("SELECT * FROM attempts WHERE job_id = ? ORDER BY n", (job.job_id,))
         found = self.find_request(job.request_id)
-        info = found[2] if found else {}
-        result = job.result or {}
-        runs = [
-            {
-                "n": r["n"], "owner": r["owner"], "started_at": iso(r["started_at"]), "ended_at": iso(r["ended_at"]),
-                "elapsed_s": None if r["ended_at"] is None else round(r["ended_at"] - r["started_at"], 3),
-                "outcome": r["outcome"], "error": json.loads(r["error"]) if r["error"] else None,
-            }
-            for r in rows
-        ]  # fmt: skip
-        return {
-            "receipt_version": 1,
-            "job_id": job.job_id,
-            "request_id": job.request_id,
-            "index": job.index,
-            "status": job.status,
-            "request": {
-                **job.spec.get("request", {}),
-                "lint": job.spec.get("lint", {}),
-                "target": job.target,
-                "out_dir": info.get("out_dir"),
-                "prefix": info.get("prefix"),
-            },
-            "outputs": result.get("images", []),
-            "provider": {
-                "name": result.get("provider"),
-                "model": result.get("model"),
-                "generation_id": result.get("generation_id"),
-                "cost_usd": job.cost_usd,
-                "recovered": result.get("recovered", False),
-            },
-            "timings": {
-                "created_at": iso(job.created_at),
-                "started_at": iso(job.started_at),
-                "finished_at": iso(job.finished_at),
-                "queued_s": _span(job.created_at, job.started_at),
-                "run_s": _span(job.started_at, job.finished_at),
-                "total_s": _span(job.created_at, job.finished_at),
-            },
-            "attempts": job.attempts,
-            "attempt_log": runs,
-            "error": job.error,
-        }
+        attempts = [dict(r) for r in self._read("SELECT * FROM attempts WHERE job_id = ? ORDER BY n", (job.job_id,))]
+        return build_receipt(job, attempts, found[2] if found else {})
 
     # ------------------------------------------------------------------ queries
 
@@ -573,7 +459,7 @@ class JobQueue:
         for r in self._read("SELECT status, COUNT(*) AS n, TOTAL(cost_usd) AS cost FROM jobs GROUP BY status"):
             out[r["status"]] = r["n"]
             cost += r["cost"]
-        out["cost_usd"] = round(cost, 6)
+        out["cost_usd"] = round(cost, 8)
         return out
 
     def pending(self) -> tuple[int, float | None]:
@@ -606,6 +492,9 @@ class JobQueue:
         return [Job.from_row(r) for r in rows]
 
 
+# Add a cost to what a job was billed so far; NULL stays NULL until something is billed.
+_ADD_COST = "CASE WHEN ? IS NULL THEN cost_usd ELSE COALESCE(cost_usd, 0) + ? END"
+
 _FIX_DIR = "check that IMAGEGEN_QUEUE_DIR is a writable local directory (run the preflight tool)"
 
 
@@ -617,45 +506,8 @@ def request_id_conflict(request_id: str) -> RequestError:
     )
 
 
-def _span(a: float | None, b: float | None) -> float | None:
-    return None if a is None or b is None else round(b - a, 3)
-
-
 def _run_script(c: sqlite3.Connection, script: str) -> None:
     """Run DDL statements one by one inside the open transaction (``executescript`` would commit)."""
     for statement in script.split(";"):
         if statement.strip():
             c.execute(statement)
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """tmp → fsync → rename, so a reader (or a crash) never sees half a file under ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, ensure_ascii=False, indent=2)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise StorageError(f"could not write {path}: {exc.strerror or exc}", _FIX_DIR) from exc
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def fsync_dir(directory: Path) -> None:
-    """Make a rename durable (a no-op where directories cannot be opened, as on Windows)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -1,14 +1,16 @@
 """What ``enqueue_images`` / ``queue_status`` and the CLI's ``enqueue`` / ``status`` share.
 
-:func:`enqueue` validates a request completely before anything is stored (count, request_id,
-out_dir, prefix, provider readiness, the prompt linter, file names already taken), so bad input
-is a clear error and nothing is enqueued. Identity is the sha256 of the canonical JSON of the
-arguments as given (defaults left unresolved), so a retried call with the same ``request_id``
-and the same arguments returns the same jobs, and a different payload under that id is refused.
+:func:`enqueue` validates a request completely before anything is stored: the arguments (count,
+request_id, out_dir, prefix), the provider's key, file names already taken, and everything the
+pipeline checks in a dry run (the output path, a baseline image's rails, the prompt linter), so
+bad input is a clear error and nothing is enqueued.
+
+Identity: the sha256 of the canonical JSON of the arguments as given (values left at their
+defaults omitted, so a new option in a later release does not change it). The same ``request_id``
+with the same arguments returns the same jobs; a different payload under that id is refused.
 
 Each request writes ``<out_dir>/<prefix>-manifest.json`` (prompt, options, variants, output
 targets); ``imagegen-mcp enqueue --from-manifest FILE`` repeats it.
-All functions here are synchronous; the MCP tools call them through ``anyio.to_thread``.
 """
 
 from __future__ import annotations
@@ -17,17 +19,19 @@ import hashlib
 import json
 import re
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+import anyio.to_thread
+from pydantic import Field, ValidationError, field_validator
 
 from . import images
 from .config import Settings
 from .errors import AuthError, RequestError
 from .jobqueue import Job, JobQueue, NewJob, iso, new_id, request_id_conflict, write_json_atomic
-from .models import AspectRatio, GenerateRequest, Hint, ImageSize, SavedImage, Surface
-from .pipeline import LintOptions, lint_hints, resolve
+from .models import GenerateOptions, GenerateRequest, Hint, SavedImage
+from .pipeline import LintOptions, Services, generate
 from .queue_models import (
     MAX_COUNT,
     MAX_REQUEST_ID,
@@ -42,27 +46,18 @@ from .queue_models import (
 REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]*")
 PREFIX = re.compile(r"[^\W][\w.\- ]*")
 MANIFEST_VERSION = 1
-OPTION_KEYS = (
-    "model", "image_size", "aspect_ratio", "surface", "provider", "overwrite",
-    "clarify_hints", "strict_clarify", "allow_no_baseline_on_edit_intent",
-)  # fmt: skip
+QUEUE_KEYS = frozenset({"count", "request_id", "out_dir", "prefix"})
+LINT_KEYS = ("clarify_hints", "strict_clarify", "allow_no_baseline_on_edit_intent")
 
 
-class EnqueueRequest(BaseModel):
-    """The arguments of ``enqueue_images`` (and of ``imagegen-mcp enqueue``)."""
+class EnqueueRequest(GenerateOptions):
+    """The arguments of ``enqueue_images`` (and ``imagegen-mcp enqueue``): ``generate_image``'s options
+    (one image per job, so no ``n``), plus the queue's own."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    prompt: str = Field(min_length=1, max_length=32000)
     count: int = Field(default=1, ge=1, le=MAX_COUNT)
     request_id: str | None = Field(default=None, min_length=1, max_length=MAX_REQUEST_ID)
     out_dir: str = Field(default="", max_length=1024)
     prefix: str | None = Field(default=None, min_length=1, max_length=80)
-    model: str | None = Field(default=None, min_length=3, max_length=200)
-    image_size: ImageSize | None = None
-    aspect_ratio: AspectRatio | None = None
-    surface: Surface = "auto"
-    provider: str | None = None
     overwrite: bool = False
     clarify_hints: bool = True
     strict_clarify: bool = False
@@ -83,8 +78,20 @@ class EnqueueRequest(BaseModel):
         return value
 
     def payload(self) -> dict[str, Any]:
-        """Everything that defines the request (not its id), as given."""
-        return self.model_dump(exclude={"request_id"})
+        """What defines the request (not its id): the arguments that differ from their defaults."""
+        return self.model_dump(mode="json", exclude={"request_id", "n"}, exclude_defaults=True)
+
+    def options(self) -> dict[str, Any]:
+        """The generation and lint options, for the manifest."""
+        return self.model_dump(mode="json", exclude={*QUEUE_KEYS, "prompt", "n"})
+
+    def generate_request(self, out: str) -> GenerateRequest:
+        """One job's request for the pipeline: these options, one image, written to ``out``."""
+        fields = self.model_dump(include=set(GenerateOptions.model_fields) - {"n"})
+        return GenerateRequest(**fields, n=1, out=out, overwrite=self.overwrite)
+
+    def lint_options(self) -> LintOptions:
+        return LintOptions(self.clarify_hints, self.strict_clarify, self.allow_no_baseline_on_edit_intent)
 
 
 def parse_request(**arguments: Any) -> EnqueueRequest:
@@ -106,10 +113,40 @@ def canonical_sha(payload: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def enqueue(settings: Settings, queue: JobQueue, req: EnqueueRequest, *, providers: tuple[str, ...]) -> EnqueueResult:
+@dataclass
+class _Plan:
+    sha: str
+    out_dir: Path
+    prefix: str
+    targets: list[str]
+    manifest: Path
+
+
+async def enqueue(services: Services, queue: JobQueue, req: EnqueueRequest) -> EnqueueResult:
     """Validate ``req`` completely, store its jobs in one transaction, write the manifest."""
-    payload = req.payload()
-    sha = canonical_sha(payload)
+    settings = services.settings
+    planned = await anyio.to_thread.run_sync(_plan, settings, queue, req)
+    if isinstance(planned, EnqueueResult):
+        return planned  # the same request_id and payload: the same jobs
+    hints = await validate(services, req, planned.targets[0])
+    return await anyio.to_thread.run_sync(_store, settings, queue, req, planned, hints)
+
+
+async def validate(services: Services, req: EnqueueRequest, first_target: str) -> list[Hint]:
+    """Everything the pipeline would refuse, found now (a dry run: nothing is sent); the hints."""
+    settings = services.settings
+    provider = req.provider or settings.provider
+    if provider == "openrouter" and not settings.api_key:
+        raise AuthError(
+            "OPENROUTER_API_KEY is not set, so queued jobs could not run; nothing was enqueued",
+            "export OPENROUTER_API_KEY=sk-or-v1-… and restart the server, or pass provider='placeholder'",
+        )
+    dry = await generate(services, req.generate_request(first_target), dry_run=True, lint_options=req.lint_options())
+    return dry.hints
+
+
+def _plan(settings: Settings, queue: JobQueue, req: EnqueueRequest) -> _Plan | EnqueueResult:
+    sha = canonical_sha(req.payload())
     if req.request_id is not None:
         found = queue.find_request(req.request_id)
         if found is not None:
@@ -123,51 +160,31 @@ def enqueue(settings: Settings, queue: JobQueue, req: EnqueueRequest, *, provide
     targets = [
         f"{prefix}-{i:02d}" if rel_dir == "." else f"{rel_dir}/{prefix}-{i:02d}" for i in range(1, req.count + 1)
     ]
-    hints = _check(settings, req, targets[0], providers)
-    manifest = out_dir / f"{prefix}-manifest.json"
+    return _Plan(sha, out_dir, prefix, targets, out_dir / f"{prefix}-manifest.json")
+
+
+def _store(settings: Settings, queue: JobQueue, req: EnqueueRequest, plan: _Plan, hints: list[Hint]) -> EnqueueResult:
     if not req.overwrite:
-        _refuse_taken(root, targets, manifest)
-    request_options = {k: getattr(req, k) for k in ("model", "image_size", "aspect_ratio", "surface", "provider")}
+        _refuse_taken(settings.output_dir.resolve(), plan.targets, plan.manifest)
     spec = {
-        "request": {"prompt": req.prompt, "n": 1, "overwrite": req.overwrite, **request_options},
-        "lint": {
-            "clarify_hints": req.clarify_hints,
-            "strict_clarify": req.strict_clarify,
-            "allow_no_baseline_on_edit_intent": req.allow_no_baseline_on_edit_intent,
-        },
+        "request": req.generate_request(plan.targets[0]).model_dump(mode="json", exclude={"out"}),
+        "lint": {k: getattr(req, k) for k in LINT_KEYS},
     }
     request_id = req.request_id or new_id("r")
     info = {
-        "out_dir": str(out_dir),
-        "prefix": prefix,
-        "manifest": str(manifest),
+        "out_dir": str(plan.out_dir),
+        "prefix": plan.prefix,
+        "manifest": str(plan.manifest),
         "hints": [h.model_dump(mode="json") for h in hints],
     }
-    new = [NewJob(index=i + 1, target=t, spec=spec) for i, t in enumerate(targets)]
-    jobs, created = queue.enqueue(request_id, sha, payload, info, new, check_targets=not req.overwrite)
+    new = [NewJob(index=i + 1, target=t, spec=spec) for i, t in enumerate(plan.targets)]
+    jobs, created = queue.enqueue(request_id, plan.sha, req.payload(), info, new, check_targets=not req.overwrite)
     if not created:  # the same request_id won a race with this call
         found = queue.find_request(request_id)
         assert found is not None
         return _existing(settings, queue, request_id, found[1], found[2])
-    write_json_atomic(manifest, manifest_for(request_id, req, info, jobs, root))
+    write_json_atomic(plan.manifest, manifest_for(request_id, req, info, jobs, settings.output_dir.resolve()))
     return _result(settings, request_id, info, jobs, deduplicated=False)
-
-
-def _check(settings: Settings, req: EnqueueRequest, first_target: str, providers: tuple[str, ...]) -> list[Hint]:
-    provider = req.provider or settings.provider
-    if provider not in providers:
-        raise RequestError(f"provider {provider!r} is not available", f"use one of: {', '.join(providers)}")
-    if provider == "openrouter" and not settings.api_key:
-        raise AuthError(
-            "OPENROUTER_API_KEY is not set, so queued jobs could not run; nothing was enqueued",
-            "export OPENROUTER_API_KEY=sk-or-v1-… and restart the server, or pass provider='placeholder'",
-        )
-    request = GenerateRequest(
-        prompt=req.prompt, model=req.model, image_size=req.image_size, aspect_ratio=req.aspect_ratio, n=1,
-        out=first_target, overwrite=req.overwrite, surface=req.surface, provider=provider,
-    )  # fmt: skip
-    options = LintOptions(req.clarify_hints, req.strict_clarify, req.allow_no_baseline_on_edit_intent)
-    return lint_hints(resolve(settings, request), options)
 
 
 def _refuse_taken(root: Path, targets: list[str], manifest: Path) -> None:
@@ -225,7 +242,7 @@ def manifest_for(
         "count": req.count,
         "out_dir": req.out_dir,
         "prefix": info["prefix"],
-        "options": {k: getattr(req, k) for k in OPTION_KEYS},
+        "options": req.options(),
         "variants": [
             {"index": j.index, "job_id": j.job_id, "target": str(root / j.target), "relative": j.target} for j in jobs
         ],
@@ -242,7 +259,8 @@ def request_from_manifest(path: Path, **overrides: Any) -> EnqueueRequest:
         raise RequestError(f"{path} is not an imagegen-mcp manifest", "pass a <prefix>-manifest.json file")
     arguments = {"prompt": data.get("prompt"), "count": data.get("count"), "out_dir": data.get("out_dir", "")}
     arguments["prefix"] = data.get("prefix")
-    arguments.update({k: v for k, v in (data.get("options") or {}).items() if k in OPTION_KEYS})
+    options: dict[str, Any] = data["options"] if isinstance(data.get("options"), dict) else {}
+    arguments.update({k: v for k, v in options.items() if k in EnqueueRequest.model_fields and k not in QUEUE_KEYS})
     arguments.update({k: v for k, v in overrides.items() if v is not None})
     return parse_request(**arguments)
 
@@ -334,7 +352,7 @@ def totals_of(views: list[JobView]) -> QueueTotals:
     for v in views:
         setattr(t, v.status, getattr(t, v.status) + 1)
         t.cost_usd += v.cost_usd or 0.0
-    t.cost_usd = round(t.cost_usd, 6)
+    t.cost_usd = round(t.cost_usd, 8)
     return t
 
 

@@ -43,14 +43,14 @@ from mcp.types import (
 )
 from pydantic import Field
 
-from . import images, queue_ops
+from . import images, params, queue_ops
 from .config import Settings
 from .errors import ImagegenError, redact
 from .jobqueue import Job, JobQueue
 from .models import AspectRatio, ImageSize, ReturnImage, Surface
-from .pipeline import Services
+from .pipeline import Services, open_services
 from .queue_models import MAX_COUNT, MAX_REQUEST_ID, EnqueueResult, QueueStatusResult
-from .worker import Notifier, Worker, queue_services
+from .worker import Notifier, Worker, queue_settings
 
 log = logging.getLogger("imagegen_mcp.queue")
 
@@ -58,6 +58,7 @@ Ctx = Context[Services, Any]
 MAX_WAIT_S = 300.0
 POLL_S = 0.5
 MAX_PREVIEW_REQUESTS = 4
+WORKER_RESTART_S = 5.0
 
 ENQUEUE_DESCRIPTION = """\
 Queue images to be made in the background and return at once with a request id and job ids.
@@ -100,36 +101,36 @@ class QueueRuntime:
             return self._queue
 
     @asynccontextmanager
-    async def running(self, services: Services) -> AsyncIterator[QueueRuntime]:
+    async def running(self) -> AsyncIterator[QueueRuntime]:
         """Run the worker (when this lifespan wins the lock) for as long as the context is open."""
         async with anyio.create_task_group() as tg:
             if self.run_worker:
-                tg.start_soon(self._worker_slot, services)
+                tg.start_soon(self._worker_slot)
             try:
                 yield self
             finally:
                 tg.cancel_scope.cancel()
 
-    async def _worker_slot(self, services: Services) -> None:
+    async def _worker_slot(self) -> None:
         async with self._leader:
             try:
                 queue = await self.queue()
             except ImagegenError as exc:
                 log.warning("the queue worker is not running: %s", exc)
                 return
-            self.worker = Worker(
-                queue_services(services),
-                queue,
-                concurrency=self.settings.max_workers,
-                wake=self.wake,
-                on_event=self.on_event,
-            )
-            try:
-                await self.worker.run()
-            except Exception:
-                log.exception("the queue worker stopped; restart the server to run queued jobs here")
-            finally:
-                self.worker = None
+            while True:  # a worker that fails unexpectedly is restarted; its leases expire meanwhile
+                try:
+                    async with open_services(queue_settings(self.settings)) as services:
+                        self.worker = Worker(
+                            services, queue, concurrency=self.settings.max_workers, wake=self.wake,
+                            on_event=self.on_event,
+                        )  # fmt: skip
+                        await self.worker.run()
+                except Exception:
+                    log.exception("the queue worker failed; restarting it in %.0f s", WORKER_RESTART_S)
+                finally:
+                    self.worker = None
+                await anyio.sleep(WORKER_RESTART_S)
 
     async def on_event(self, kind: str, job: Job) -> None:
         """A job changed state: wake long-polls and tell subscribers."""
@@ -142,10 +143,6 @@ class QueueRuntime:
                 await session.send_resource_updated(uri)
             except Exception:  # the connection has gone
                 self.subscribers[uri].remove(session)
-
-    def close(self) -> None:
-        if self._queue is not None:
-            self._queue.close()
 
 
 def job_uri(job_id: str) -> str:
@@ -208,6 +205,13 @@ def register_queue_tools(mcp: MCPServer[Any], settings: Settings, bus: Subscript
         allow_no_baseline_on_edit_intent: Annotated[
             bool, Field(description="Generate from scratch even if the prompt reads like an edit")
         ] = False,
+        baseline_image: params.BaselineImage = None,
+        baseline_source_kind: params.BaselineKind = "explicit_path_or_url",
+        confirm_external_upload: params.ConfirmUpload = False,
+        variation_strength: params.Variation = None,
+        must_keep: params.MustKeep | None = None,
+        lock_palette: params.LockPalette = None,
+        lock_composition: params.LockComposition = None,
     ) -> Annotated[CallToolResult, EnqueueResult]:
         services: Services = ctx.request_context.lifespan_context
         queue = await open_queue()
@@ -216,10 +220,12 @@ def register_queue_tools(mcp: MCPServer[Any], settings: Settings, bus: Subscript
                 prompt=prompt, count=count, request_id=request_id, out_dir=out_dir, prefix=prefix, model=model,
                 image_size=image_size, aspect_ratio=aspect_ratio, surface=surface, provider=provider,
                 overwrite=overwrite, clarify_hints=clarify_hints, strict_clarify=strict_clarify,
-                allow_no_baseline_on_edit_intent=allow_no_baseline_on_edit_intent,
+                allow_no_baseline_on_edit_intent=allow_no_baseline_on_edit_intent, baseline_image=baseline_image,
+                baseline_source_kind=baseline_source_kind, confirm_external_upload=confirm_external_upload,
+                variation_strength=variation_strength, must_keep=must_keep or [], lock_palette=lock_palette,
+                lock_composition=lock_composition,
             )  # fmt: skip
-            names = tuple(sorted(services.providers))
-            result = await anyio.to_thread.run_sync(lambda: queue_ops.enqueue(settings, queue, req, providers=names))
+            result = await queue_ops.enqueue(services, queue, req)
         except ImagegenError as exc:
             raise refuse(exc) from None
         runtime.wake.notify()

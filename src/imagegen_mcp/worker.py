@@ -7,7 +7,7 @@ same job twice (see :mod:`imagegen_mcp.jobqueue`), and :mod:`imagegen_mcp.jobfil
 interrupted at any moment converge on its next attempt.
 
 Retries belong to the queue, not the provider: the worker's providers make one try per attempt
-(:func:`queue_services`), and a retryable failure (429, 5xx, timeout, connection) is queued again
+(:func:`queue_settings`), and a retryable failure (429, 5xx, timeout, connection) is queued again
 with ``not_before`` = now + ``Retry-After`` when the provider sent one, else an exponential,
 jittered backoff. Non-retryable failures (400, 401, 402, 403, no image) fail at once.
 
@@ -18,7 +18,7 @@ a restart picks them up at once instead of waiting for the lease to expire.
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import logging
 import random
 import time
@@ -31,6 +31,7 @@ import anyio.to_thread
 from anyio.abc import TaskGroup
 
 from . import jobfiles
+from .config import Settings
 from .errors import ImagegenError, redact
 from .jobqueue import Job, JobQueue, make_owner
 from .models import GenerateRequest, dump
@@ -83,15 +84,13 @@ class _Active:
     phase: str = "claimed"  # claimed → generating → placing → finishing
 
 
-def queue_services(services: Services) -> Services:
-    """The same services, with providers that make one try per attempt (the queue retries)."""
-    providers = {}
-    for name, provider in services.providers.items():
-        if isinstance(getattr(provider, "max_attempts", None), int):
-            provider = copy.copy(provider)
-            provider.max_attempts = 1  # type: ignore[attr-defined]
-        providers[name] = provider
-    return Services(services.settings, providers, services.extras)
+def queue_settings(settings: Settings) -> Settings:
+    """A worker's settings: its providers make one try per attempt, because the queue schedules retries.
+
+    Open the worker's services with these (``open_services(queue_settings(settings))``): the provider
+    instances are the worker's own, so ``generate_image`` keeps its inline retries.
+    """
+    return dataclasses.replace(settings, max_attempts=1)
 
 
 class Worker:
@@ -132,18 +131,24 @@ class Worker:
 
     @property
     def running(self) -> int:
-        """Jobs this worker holds right now."""
-        return len(self._active)
+        """Jobs this worker is running right now (not counting ones already finishing)."""
+        return sum(1 for a in self._active.values() if a.phase != "finishing")
 
     # ------------------------------------------------------------------ loop
 
     async def run(self) -> WorkerStats:
         """Drain until cancelled (or, with ``once``, until nothing is left; or after ``max_jobs``)."""
         await self._housekeeping()
+        beats = anyio.CancelScope()
+
+        async def heartbeats() -> None:
+            with beats:
+                await self._heartbeats()
+
         async with anyio.create_task_group() as tg:
-            tg.start_soon(self._heartbeats)
+            tg.start_soon(heartbeats)
             await self._drain(tg)
-            tg.cancel_scope.cancel()
+            beats.cancel()  # jobs still writing their receipts finish before the group exits
         await self._housekeeping()
         return self.stats
 
@@ -164,17 +169,20 @@ class Worker:
             for job in claimed:
                 self._start(tg, job)
             timeout = self.poll_interval_s
-            if not claimed and not self._active:
-                await self._housekeeping(throttle=True)
-                if self.once:
-                    count, due = await anyio.to_thread.run_sync(self.queue.pending)
-                    if count == 0:
-                        return
-                    if due is not None:
-                        timeout = min(timeout, max(0.0, due - self.queue.clock()))
+            if budget > 0 and not claimed:
+                if not self._active:
+                    await self._housekeeping(throttle=True)
+                count, due = await anyio.to_thread.run_sync(self.queue.pending)
+                if self.once and count == 0 and not self._active:
+                    return
+                if due is not None:  # a retry waiting for its time: wake when it is due
+                    timeout = min(timeout, max(0.01, due - self.queue.clock()))
             await self.wake.wait(seen, timeout)
 
     def _start(self, tg: TaskGroup, job: Job) -> None:
+        stale = self._active.get(job.job_id)
+        if stale is not None:  # its lease expired (heartbeats stalled) and this worker claimed it again
+            stale.scope.cancel()
         active = _Active(job)
         self._active[job.job_id] = active
         self.stats.started += 1
@@ -183,11 +191,12 @@ class Worker:
     async def _heartbeats(self) -> None:
         while True:
             await anyio.sleep(self.heartbeat_interval_s)
-            ids = list(self._active)
-            if not ids:
+            jobs = [a.job for a in self._active.values()]
+            if not jobs:
                 continue
+            ids = [j.job_id for j in jobs]
             try:
-                held = await anyio.to_thread.run_sync(self.queue.heartbeat, self.owner, ids)
+                held = await anyio.to_thread.run_sync(self.queue.heartbeat, jobs)
             except ImagegenError as exc:
                 log.warning("lease heartbeat failed (will retry): %s", exc)
                 continue
@@ -207,32 +216,35 @@ class Worker:
                 await self._execute(active)
             if active.scope.cancelled_caught:
                 self.stats.lost += 1
+        except ImagegenError as exc:  # the queue itself failed (disk, database): the lease will expire
+            log.error(
+                "%s: could not record the outcome (%s); it will be retried after its lease expires", job.job_id, exc
+            )
         except anyio.get_cancelled_exc_class():
             with anyio.CancelScope(shield=True):
                 try:
                     started = active.phase != "claimed"
-                    if await anyio.to_thread.run_sync(self._release, job.job_id, started):
+                    if await anyio.to_thread.run_sync(lambda: self.queue.release(job, started=started)):
                         self.stats.released += 1
                 except Exception:  # never mask the cancellation
                     log.exception("could not release %s on shutdown; its lease will expire", job.job_id)
             raise
         finally:
-            self._active.pop(job.job_id, None)
+            if self._active.get(job.job_id) is active:
+                del self._active[job.job_id]
             self.wake.notify()
-
-    def _release(self, job_id: str, started: bool) -> bool:
-        return self.queue.release(self.owner, job_id, started=started)
 
     async def _execute(self, active: _Active) -> None:
         job = active.job
         spec = job.spec
         stage = jobfiles.staging_dir(self.output_dir, job.job_id)
-        request = GenerateRequest(**{**spec["request"], "out": jobfiles.staging_out(job.job_id), "overwrite": True})
         try:
+            request = GenerateRequest(**{**spec["request"], "out": jobfiles.staging_out(job.job_id), "overwrite": True})
             provider = request.provider or self.settings.provider
             result = await anyio.to_thread.run_sync(jobfiles.recover, self.output_dir, stage, provider)
             if result is None:
                 await anyio.to_thread.run_sync(jobfiles.clean_partial, stage)
+                await anyio.to_thread.run_sync(jobfiles.prepare, stage)
                 active.phase = "generating"
                 generated = await generate(self.services, request, lint_options=LintOptions(**spec.get("lint", {})))
                 result = dump(generated)
@@ -259,14 +271,15 @@ class Worker:
         active.phase = "finishing"
         cost = placed.get("cost_usd")
         done = await anyio.to_thread.run_sync(
-            self.queue.succeed, self.owner, job.job_id, placed, cost if isinstance(cost, int | float) else None
+            self.queue.succeed, job, placed, cost if isinstance(cost, int | float) else None
         )
         if done is None:
             log.warning("%s finished after its lease was lost; another worker owns it now", job.job_id)
             self.stats.lost += 1
             return
         self.stats.succeeded += 1
-        self.stats.cost_usd += done.cost_usd or 0.0
+        self.stats.cost_usd += cost if isinstance(cost, int | float) else 0.0
+        self._free_slot(active)
         await self._finished(done, stage)
 
     async def _failed(self, active: _Active, exc: ImagegenError) -> None:
@@ -274,6 +287,10 @@ class Worker:
         active.phase = "finishing"
         error = {**exc.to_dict(), "error_class": type(exc).__name__}
         error["message"] = redact(error["message"], self.settings.secrets())
+        generation_id = getattr(exc, "generation_id", None)
+        if generation_id:
+            error["generation_id"] = generation_id
+        billed = getattr(exc, "cost_usd", None)  # e.g. a refusal that was still billed
         retry_at = None
         if exc.retryable:
             if job.attempts < job.max_attempts:
@@ -281,18 +298,28 @@ class Worker:
             else:
                 error["message"] += f" (gave up after {job.attempts} attempts)"
         updated = await anyio.to_thread.run_sync(
-            lambda: self.queue.fail(self.owner, job.job_id, error, retry_at=retry_at)
+            lambda: self.queue.fail(
+                job, error, retry_at=retry_at, cost_usd=billed if isinstance(billed, float) else None
+            )
         )
+        self._free_slot(active)
         if updated is None:
             self.stats.lost += 1
         elif updated.status == "queued":
             self.stats.retried += 1
+            self.stats.cost_usd += billed if isinstance(billed, float) else 0.0
             log.info("%s: attempt %d failed (%s); retrying at %.1f", job.job_id, job.attempts, exc.code, retry_at or 0)
             await self._emit("retry", updated)
         else:
             self.stats.failed += 1
-            self.stats.cost_usd += updated.cost_usd or 0.0
+            self.stats.cost_usd += billed if isinstance(billed, float) else 0.0
             await self._finished(updated, jobfiles.staging_dir(self.output_dir, job.job_id))
+
+    def _free_slot(self, active: _Active) -> None:
+        """The outcome is committed: let the next job start while this one writes its receipt."""
+        if self._active.get(active.job.job_id) is active:
+            del self._active[active.job.job_id]
+        self.wake.notify()
 
     def backoff(self, attempt: int, retry_after: float | None) -> float:
         """Seconds before the next attempt: ``Retry-After`` when given, else 1x, 2x, 4x … jittered."""
@@ -335,3 +362,4 @@ class Worker:
             for job in pending:
                 self.queue.write_receipt(job)
         jobfiles.sweep(self.output_dir, self.queue.finished_map, min_age_s=max(3600.0, self.queue.orphan_timeout_s))
+        self.queue.sweep_temp_files()

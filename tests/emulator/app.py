@@ -20,9 +20,7 @@ def build_app(state: EmulatorState) -> Starlette:
         Route(f"{API}/images", images_generate, methods=["POST"]),
         Route(f"{API}/chat/completions", chat_completions, methods=["POST"]),
         Route(f"{API}/images/models", info.images_models, methods=["GET"]),
-        Route(
-            f"{API}/images/models/{{author}}/{{slug}}/endpoints", info.images_model_endpoints, methods=["GET"]
-        ),
+        Route(f"{API}/images/models/{{author}}/{{slug}}/endpoints", info.images_model_endpoints, methods=["GET"]),
         Route(f"{API}/models", info.models, methods=["GET"]),
         Route(f"{API}/model/{{author}}/{{slug}}", info.model, methods=["GET"]),
         Route(f"{API}/key", info.key_info, methods=["GET"]),

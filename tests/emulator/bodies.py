@@ -151,9 +151,7 @@ def chat_stream_frames(r: ChatResult) -> list[str]:
     if r.images:
         delta = {"role": "assistant", "content": "", "images": r.image_entries()}
         frames.append(sse(_chunk(r, delta, None, None)))
-    frames.append(
-        sse(_chunk(r, {"role": "assistant", "content": ""}, r.finish_reason, r.native_finish_reason))
-    )
+    frames.append(sse(_chunk(r, {"role": "assistant", "content": ""}, r.finish_reason, r.native_finish_reason)))
     usage_chunk = _chunk(r, {"role": "assistant", "content": ""}, None, None)
     usage_chunk["usage"] = r.usage
     frames.append(sse(usage_chunk))

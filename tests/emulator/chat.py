@@ -51,16 +51,12 @@ def last_user_text(messages: list[Any]) -> str:
             if isinstance(content, str):
                 return content
             if isinstance(content, list):
-                texts = [
-                    p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"
-                ]
+                texts = [p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"]
                 return "\n".join(t for t in texts if isinstance(t, str))
     return ""
 
 
-def _validate(
-    body: Any, state: EmulatorState, rec: RecordedRequest, uid: str
-) -> tuple[int, dict[str, Any]] | None:
+def _validate(body: Any, state: EmulatorState, rec: RecordedRequest, uid: str) -> tuple[int, dict[str, Any]] | None:
     """Request checks in OpenRouter's order; (status, body) of the first failure, else None."""
     if not isinstance(body, dict):
         return 400, errors.invalid(user_id=uid)
@@ -84,14 +80,10 @@ def _validate(
         return 400, errors.invalid(user_id=uid, param="image_config")
     aspect = config.get("aspect_ratio")
     if aspect is not None and (not isinstance(aspect, str) or parse_ratio(aspect) is None):
-        return 400, errors.invalid(
-            f"Invalid aspect_ratio: {aspect!r}", user_id=uid, param="image_config.aspect_ratio"
-        )
+        return 400, errors.invalid(f"Invalid aspect_ratio: {aspect!r}", user_id=uid, param="image_config.aspect_ratio")
     size = config.get("image_size")
     if size is not None and size not in CHAT_IMAGE_SIZES:
-        return 400, errors.invalid(
-            f"Invalid image_size: {size!r}", user_id=uid, param="image_config.image_size"
-        )
+        return 400, errors.invalid(f"Invalid image_size: {size!r}", user_id=uid, param="image_config.image_size")
     if "stream" in body and not isinstance(body["stream"], bool):
         return 400, errors.invalid(user_id=uid, param="stream")
     for msg in messages:

@@ -58,9 +58,7 @@ async def record(request: Request) -> tuple[RecordedRequest, Any, str | None]:
     return rec, parsed, problem
 
 
-def body_error(
-    state: EmulatorState, rec: RecordedRequest, problem: str | None, uid: str
-) -> JSONResponse | None:
+def body_error(state: EmulatorState, rec: RecordedRequest, problem: str | None, uid: str) -> JSONResponse | None:
     """413 for an oversized body (`max_body_bytes`), 400 for one that is not JSON."""
     if problem == "too_large":
         return reply(state, rec, 413, envelope("Request payload too large", 413, user_id=uid))

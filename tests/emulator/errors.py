@@ -135,9 +135,7 @@ def fault_error(
         code_200 = fault.code if fault.code is not None else 429
         meta = {"raw": f"{model}: upstream provider returned an error", "provider_name": provider}
         meta.update(fault.metadata or {})
-        body_200 = envelope(
-            fault.message or "Provider returned error", code_200, metadata=meta, user_id=user_id
-        )
+        body_200 = envelope(fault.message or "Provider returned error", code_200, metadata=meta, user_id=user_id)
         return 200, body_200, {}
 
     status = fault.status or 500
@@ -153,9 +151,7 @@ def fault_error(
     metadata: dict[str, Any] = {}
     if variant == "platform":
         reset_ms = int((time.time() + (fault.retry_after or 60)) * 1000)
-        headers.update(
-            {"X-RateLimit-Limit": "20", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset_ms)}
-        )
+        headers.update({"X-RateLimit-Limit": "20", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset_ms)})
     elif variant == "upstream":
         message = fault.message or "Provider returned error"
         metadata = _upstream_metadata(model, provider)
@@ -181,9 +177,7 @@ def fault_error(
     return status, envelope(message, code, metadata=metadata, user_id=user_id), headers
 
 
-def invalid(
-    message: str = "Invalid request parameters", *, user_id: str | None, **meta: Any
-) -> dict[str, Any]:
+def invalid(message: str = "Invalid request parameters", *, user_id: str | None, **meta: Any) -> dict[str, Any]:
     """400 for a malformed request; `meta` lands in `error.metadata` (e.g. `param`)."""
     return envelope(message, 400, metadata={"error_type": "invalid_request", **meta}, user_id=user_id)
 

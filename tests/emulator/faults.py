@@ -32,9 +32,7 @@ ERROR_KINDS = frozenset({"http", "error_200", "choice_error", "stream_error", "r
 
 ALL_KINDS = SUCCESS_KINDS | NO_IMAGE_KINDS | ERROR_KINDS
 
-HTTP_VARIANTS = frozenset(
-    {"platform", "upstream", "availability", "moderation", "credits_max_tokens", "string_code"}
-)
+HTTP_VARIANTS = frozenset({"platform", "upstream", "availability", "moderation", "credits_max_tokens", "string_code"})
 
 HTTP_STATUSES = frozenset({400, 401, 402, 403, 404, 408, 413, 422, 429, 500, 502, 503, 524, 529})
 

@@ -63,9 +63,7 @@ def output_format(fault: Fault | None, requested: str | None) -> str:
     return requested if requested in img.MEDIA_TYPES else "png"
 
 
-def make_images(
-    prompt: str, fault: Fault | None, size: tuple[int, int], count: int, fmt: str
-) -> list[ImageOut]:
+def make_images(prompt: str, fault: Fault | None, size: tuple[int, int], count: int, fmt: str) -> list[ImageOut]:
     """The images a success returns: `count` renders, or the cached big/noisy ones for size/large faults."""
     kind = fault.kind if fault else None
     if kind == "two_images":

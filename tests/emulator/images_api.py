@@ -62,9 +62,7 @@ def _size_problem(body: dict[str, Any]) -> str | None:
     if pixels is None:
         if size not in RESOLUTION_EDGE:
             return f"Invalid size: {size!r}"
-        return (
-            f"size {size} conflicts with resolution {resolution}" if resolution not in (None, size) else None
-        )
+        return f"size {size} conflicts with resolution {resolution}" if resolution not in (None, size) else None
     if resolution is not None and _tier_of(max(pixels)) != resolution:
         return f"size {size} conflicts with resolution {resolution}"
     ratio = parse_ratio(aspect) if isinstance(aspect, str) else None
@@ -73,9 +71,7 @@ def _size_problem(body: dict[str, Any]) -> str | None:
     return None
 
 
-def _validate(
-    body: Any, state: EmulatorState, rec: RecordedRequest, uid: str
-) -> tuple[int, dict[str, Any]] | None:
+def _validate(body: Any, state: EmulatorState, rec: RecordedRequest, uid: str) -> tuple[int, dict[str, Any]] | None:
     if not isinstance(body, dict):
         return 400, errors.invalid(user_id=uid)
     for name in ("model", "prompt"):
@@ -112,9 +108,7 @@ def _validate(
     return None
 
 
-def _result(
-    body: dict[str, Any], fault: Fault | None, rec: RecordedRequest, state: EmulatorState
-) -> ImagesResult:
+def _result(body: dict[str, Any], fault: Fault | None, rec: RecordedRequest, state: EmulatorState) -> ImagesResult:
     with state.cond:
         spec, divisor = state.models[body["model"]], state.scale_divisor
     pixels = _pixel_size(body.get("size"))
@@ -124,11 +118,7 @@ def _result(
     size = scaled(pixels, divisor)
     fmt = output_format(fault, body.get("output_format"))
     prompt = body["prompt"]
-    images = (
-        []
-        if fault is not None and fault.is_no_image
-        else make_images(prompt, fault, size, body.get("n", 1), fmt)
-    )
+    images = [] if fault is not None and fault.is_no_image else make_images(prompt, fault, size, body.get("n", 1), fmt)
     created = int(time.time())
     prompt_tokens = tokens(prompt) + 258 * len(rec.input_images)
     preview = ImageOut(render(prompt, max(1, size[0] // 4), max(1, size[1] // 4), "png", 0), "image/png")

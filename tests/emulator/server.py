@@ -247,11 +247,7 @@ class Emulator:
             return list(self.state.cancelled)
 
     def generation_requests(self) -> list[RecordedRequest]:
-        return [
-            r
-            for r in self.requests
-            if r.method == "POST" and r.path.endswith(("/images", "/chat/completions"))
-        ]
+        return [r for r in self.requests if r.method == "POST" and r.path.endswith(("/images", "/chat/completions"))]
 
     def generation_count(self, prompt: str | None = None) -> int:
         """Generations that delivered at least one image (optionally only those with this prompt)."""
@@ -285,9 +281,7 @@ class Emulator:
 
     def wait_for_outcome(self, rec: RecordedRequest, timeout: float = 5.0) -> str:
         """Block until `rec` is no longer `pending`; return its outcome. Raises TimeoutError."""
-        ok = self.state.wait_for(
-            lambda: rec.outcome != "pending", timeout if math.isfinite(timeout) else None
-        )
+        ok = self.state.wait_for(lambda: rec.outcome != "pending", timeout if math.isfinite(timeout) else None)
         if not ok:
             raise TimeoutError(f"request {rec.id} still pending after {timeout} s")
         return rec.outcome

@@ -28,9 +28,7 @@ SEEDREAM = "bytedance-seed/seedream-4.5"
 FLUX = "black-forest-labs/flux.2-pro"
 GEN_ID = re.compile(r"^gen-\d+-[A-Za-z0-9]{20}$")
 PNG_1PX = base64.b64encode(
-    base64.b64decode(
-        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
-    )
+    base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
 ).decode()
 
 
@@ -70,9 +68,7 @@ def sse_lines(resp: httpx2.Response) -> list[str]:
 
 
 def data_events(lines: list[str]) -> list[Any]:
-    return [
-        json.loads(ln[6:]) if ln != "data: [DONE]" else "[DONE]" for ln in lines if ln.startswith("data: ")
-    ]
+    return [json.loads(ln[6:]) if ln != "data: [DONE]" else "[DONE]" for ln in lines if ln.startswith("data: ")]
 
 
 # --- chat success ---------------------------------------------------------------------------------
@@ -165,9 +161,7 @@ def test_chat_modality_and_surface_errors(client: httpx2.Client) -> None:
     assert chat(client, model=GPT_IMAGE).status_code == 404
     assert chat(client, model=FLUX, modalities=["image"]).status_code == 200
     bad = chat(client, model="acme/fake-1.0")
-    assert (
-        bad.status_code == 400 and bad.json()["error"]["message"] == "acme/fake-1.0 is not a valid model ID"
-    )
+    assert bad.status_code == 400 and bad.json()["error"]["message"] == "acme/fake-1.0 is not a valid model ID"
     text_only = chat(client, modalities=["text"]).json()["choices"][0]["message"]
     assert "images" not in text_only and text_only["content"]
 
@@ -366,9 +360,7 @@ def test_http_fault_variants(emu: Emulator, client: httpx2.Client) -> None:
     emu.push_fault(Fault("http", variant="moderation"))
     resp = chat(client)
     meta = resp.json()["error"]["metadata"]
-    assert (
-        resp.status_code == 403 and meta["reasons"] == ["violence"] and meta["flagged_input"] == "a red fox"
-    )
+    assert resp.status_code == 403 and meta["reasons"] == ["violence"] and meta["flagged_input"] == "a red fox"
     assert meta["model_slug"] == GEMINI
 
     emu.push_fault(Fault("http", variant="credits_max_tokens"))
@@ -530,9 +522,7 @@ def test_unknown_paths_404(client: httpx2.Client) -> None:
 def test_control_endpoints(emu: Emulator, client: httpx2.Client) -> None:
     ctl = httpx2.Client(base_url=emu.root_url)
     with ctl:
-        assert ctl.post(
-            "/_emulator/faults", json={"fault": {"kind": "http", "status": 429}, "times": 1}
-        ).is_success
+        assert ctl.post("/_emulator/faults", json={"fault": {"kind": "http", "status": 429}, "times": 1}).is_success
         assert chat(client).status_code == 429
         assert ctl.post("/_emulator/faults", json={"set": {"kind": "http", "status": 503}}).is_success
         assert chat(client).status_code == 503

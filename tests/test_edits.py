@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import io
 from pathlib import Path
 
@@ -121,3 +122,39 @@ async def test_no_baseline_means_no_rails_and_diagnostics_say_so(client: Client)
     data = result.structured_content
     assert data["baseline_applied"] is False and data["rails_applied"] == []  # type: ignore[index]
     assert data["edit_intent_detected"] is False  # type: ignore[index]
+
+
+async def test_four_low_variation_variants_of_a_generated_image_with_start_index(
+    settings: Settings, emulator: Emulator
+) -> None:
+    async with Client(build_server(settings)) as c:
+        made = await make_one(c)
+        notes = ["in teal", "in coral", "in gold", "in slate"]
+        enq = await c.call_tool(
+            "enqueue_images",
+            {"prompt": "Recolour the logo", "baseline_image": made["uri"], "count": 4, "prefix": "logo",
+             "start_index": 5, "variant_notes": notes},
+        )  # fmt: skip
+        assert not enq.is_error, text_of(enq)
+        data = enq.structured_content
+        assert [j["index"] for j in data["jobs"]] == [5, 6, 7, 8]  # type: ignore[index]
+        status = await c.call_tool("queue_status", {"request_id": data["request_id"], "wait_s": 30})  # type: ignore[index]
+        assert not status.is_error, text_of(status)
+        jobs = status.structured_content["jobs"]  # type: ignore[index]
+        assert [j["status"] for j in jobs] == ["succeeded"] * 4
+        names = sorted(Path(j["images"][0]["path"]).name for j in jobs)
+        assert names == ["logo-05.png", "logo-06.png", "logo-07.png", "logo-08.png"]
+        assert [b.type for b in status.content].count("image") == 1  # one contact sheet
+    variants = [r for r in emulator.requests if r.method == "POST"][1:]
+    assert len(variants) == 4
+    for rec in variants:
+        assert hashlib.sha256(rec.input_images[0]).hexdigest() == made["sha256"]  # type: ignore[attr-defined]
+        assert "Keep the colour palette unchanged." in rec.prompt  # type: ignore[attr-defined]
+    assert sorted(n for rec in variants for n in notes if f": {n}" in rec.prompt) == sorted(notes)  # type: ignore[attr-defined]
+    manifest = json.loads(Path(data["manifest"]).read_text())  # type: ignore[index]
+    assert manifest["baseline"]["image"] == made["uri"]
+    assert manifest["baseline"]["constraints"]["variation_strength"] is None  # low by default, applied per job
+    assert [v["delta"] for v in manifest["variants"]] == notes and manifest["start_index"] == 5
+    receipt = json.loads((settings.queue_dir / "results" / f"{jobs[0]['job_id']}.json").read_text())
+    assert receipt["diagnostics"]["baseline_applied"] is True
+    assert receipt["diagnostics"]["rails_applied"] == ["variation:low", "lock_palette", "lock_composition"]

@@ -26,6 +26,10 @@ def add_parsers(sub: Any) -> None:
     enq.add_argument("--request-id", help="idempotency key: the same id and arguments never enqueue twice")
     enq.add_argument("--out-dir", default=None, help="directory relative to the output directory")
     enq.add_argument("--prefix", help="file names <prefix>-01.png ... (default: date + prompt words)")
+    enq.add_argument("--start-index", type=int, default=None, help="first file number (continue an earlier batch)")
+    enq.add_argument(
+        "--variant-note", action="append", metavar="TEXT", help="a per-variant delta (repeatable, in order)"
+    )
     enq.add_argument("--model")
     enq.add_argument("--image-size", choices=["low", "medium", "high"])
     enq.add_argument("--aspect-ratio", help="e.g. 1:1, 16:9, 9:16")
@@ -93,6 +97,7 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
         "baseline_image": args.baseline_image, "confirm_external_upload": args.confirm_external_upload,
         "variation_strength": args.variation_strength, "must_keep": args.must_keep,
         "lock_palette": args.lock_palette, "lock_composition": args.lock_composition,
+        "start_index": args.start_index, "variant_notes": args.variant_note,
     }  # fmt: skip
     settings = None
     try:

@@ -21,10 +21,10 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import anyio.to_thread
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from . import images
 from .config import Settings
@@ -46,7 +46,7 @@ from .queue_models import (
 REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]*")
 PREFIX = re.compile(r"[^\W][\w.\- ]*")
 MANIFEST_VERSION = 1
-QUEUE_KEYS = frozenset({"count", "request_id", "out_dir", "prefix"})
+QUEUE_KEYS = frozenset({"count", "request_id", "out_dir", "prefix", "start_index", "variant_notes"})
 LINT_KEYS = ("clarify_hints", "strict_clarify", "allow_no_baseline_on_edit_intent")
 
 
@@ -58,6 +58,10 @@ class EnqueueRequest(GenerateOptions):
     request_id: str | None = Field(default=None, min_length=1, max_length=MAX_REQUEST_ID)
     out_dir: str = Field(default="", max_length=1024)
     prefix: str | None = Field(default=None, min_length=1, max_length=80)
+    start_index: int = Field(default=1, ge=1, le=9999)
+    variant_notes: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(
+        default_factory=list, max_length=16
+    )
     overwrite: bool = False
     clarify_hints: bool = True
     strict_clarify: bool = False
@@ -76,6 +80,18 @@ class EnqueueRequest(GenerateOptions):
         if value is not None and (not PREFIX.fullmatch(value) or value != value.strip()):
             raise ValueError("a file-name prefix: letters, digits, . _ - and spaces, no slashes, not starting with '.'")
         return value
+
+    @model_validator(mode="after")
+    def _notes_fit(self) -> EnqueueRequest:
+        if len(self.variant_notes) > self.count:
+            raise ValueError(f"{len(self.variant_notes)} variant_notes for count={self.count}: give at most one each")
+        return self
+
+    def variant_prompt(self, i: int) -> str:
+        """Job ``i``'s prompt (0-based): the shared prompt plus that variant's own note, if any."""
+        if i < len(self.variant_notes):
+            return f"{self.prompt.rstrip()}\n\nVariant {self.start_index + i}: {self.variant_notes[i]}"
+        return self.prompt
 
     def payload(self) -> dict[str, Any]:
         """What defines the request (not its id): the arguments that differ from their defaults."""
@@ -157,19 +173,20 @@ def _plan(settings: Settings, queue: JobQueue, req: EnqueueRequest) -> _Plan | E
     out_dir = images.contained(root, req.out_dir or ".")
     rel_dir = out_dir.relative_to(root).as_posix()
     prefix = req.prefix or images.default_stem(req.prompt)
-    targets = [
-        f"{prefix}-{i:02d}" if rel_dir == "." else f"{rel_dir}/{prefix}-{i:02d}" for i in range(1, req.count + 1)
-    ]
+    numbers = range(req.start_index, req.start_index + req.count)
+    targets = [f"{prefix}-{i:02d}" if rel_dir == "." else f"{rel_dir}/{prefix}-{i:02d}" for i in numbers]
     return _Plan(sha, out_dir, prefix, targets, out_dir / f"{prefix}-manifest.json")
 
 
 def _store(settings: Settings, queue: JobQueue, req: EnqueueRequest, plan: _Plan, hints: list[Hint]) -> EnqueueResult:
     if not req.overwrite:
         _refuse_taken(settings.output_dir.resolve(), plan.targets, plan.manifest)
-    spec = {
-        "request": req.generate_request(plan.targets[0]).model_dump(mode="json", exclude={"out"}),
-        "lint": {k: getattr(req, k) for k in LINT_KEYS},
-    }
+    lint = {k: getattr(req, k) for k in LINT_KEYS}
+
+    def spec(i: int) -> dict[str, Any]:
+        request = req.generate_request(plan.targets[i]).model_copy(update={"prompt": req.variant_prompt(i)})
+        return {"request": request.model_dump(mode="json", exclude={"out"}), "lint": lint}
+
     request_id = req.request_id or new_id("r")
     info = {
         "out_dir": str(plan.out_dir),
@@ -177,7 +194,7 @@ def _store(settings: Settings, queue: JobQueue, req: EnqueueRequest, plan: _Plan
         "manifest": str(plan.manifest),
         "hints": [h.model_dump(mode="json") for h in hints],
     }
-    new = [NewJob(index=i + 1, target=t, spec=spec) for i, t in enumerate(plan.targets)]
+    new = [NewJob(index=req.start_index + i, target=t, spec=spec(i)) for i, t in enumerate(plan.targets)]
     jobs, created = queue.enqueue(request_id, plan.sha, req.payload(), info, new, check_targets=not req.overwrite)
     if not created:  # the same request_id won a race with this call
         found = queue.find_request(request_id)
@@ -243,10 +260,32 @@ def manifest_for(
         "out_dir": req.out_dir,
         "prefix": info["prefix"],
         "options": req.options(),
+        "start_index": req.start_index,
+        "variant_notes": req.variant_notes,
+        "baseline": {
+            "image": req.baseline_image,
+            "source_kind": req.baseline_source_kind,
+            "constraints": {
+                k: getattr(req, k) for k in ("variation_strength", "must_keep", "lock_palette", "lock_composition")
+            },
+        }
+        if req.baseline_image
+        else None,
         "variants": [
-            {"index": j.index, "job_id": j.job_id, "target": str(root / j.target), "relative": j.target} for j in jobs
+            {
+                "index": j.index,
+                "job_id": j.job_id,
+                "target": str(root / j.target),
+                "relative": j.target,
+                "delta": _note(req, j.index - req.start_index),
+            }
+            for j in jobs
         ],
     }
+
+
+def _note(req: EnqueueRequest, i: int) -> str | None:
+    return req.variant_notes[i] if 0 <= i < len(req.variant_notes) else None
 
 
 def request_from_manifest(path: Path, **overrides: Any) -> EnqueueRequest:
@@ -259,6 +298,9 @@ def request_from_manifest(path: Path, **overrides: Any) -> EnqueueRequest:
         raise RequestError(f"{path} is not an imagegen-mcp manifest", "pass a <prefix>-manifest.json file")
     arguments = {"prompt": data.get("prompt"), "count": data.get("count"), "out_dir": data.get("out_dir", "")}
     arguments["prefix"] = data.get("prefix")
+    for key in ("start_index", "variant_notes"):
+        if data.get(key):
+            arguments[key] = data[key]
     options: dict[str, Any] = data["options"] if isinstance(data.get("options"), dict) else {}
     arguments.update({k: v for k, v in options.items() if k in EnqueueRequest.model_fields and k not in QUEUE_KEYS})
     arguments.update({k: v for k, v in overrides.items() if v is not None})

@@ -192,6 +192,13 @@ def register_queue_tools(mcp: MCPServer[Any], settings: Settings, bus: Subscript
             str | None,
             Field(min_length=1, max_length=80, description="File names <prefix>-01.png ...; default: date + prompt"),
         ] = None,
+        start_index: Annotated[
+            int, Field(ge=1, le=9999, description="First number in the file names, to continue an earlier batch")
+        ] = 1,
+        variant_notes: Annotated[
+            list[Annotated[str, Field(min_length=1, max_length=500)]] | None,
+            Field(max_length=16, description="Per-variant deltas: note i is added to image i's prompt"),
+        ] = None,
         model: Annotated[str | None, Field(description="OpenRouter model id; default from IMAGEGEN_MODEL")] = None,
         image_size: Annotated[ImageSize | None, Field(description="low | medium | high (≈1K / 2K / 4K)")] = None,
         aspect_ratio: Annotated[AspectRatio | None, Field(description="e.g. 1:1, 16:9, 9:16")] = None,
@@ -218,6 +225,7 @@ def register_queue_tools(mcp: MCPServer[Any], settings: Settings, bus: Subscript
         try:
             req = queue_ops.parse_request(
                 prompt=prompt, count=count, request_id=request_id, out_dir=out_dir, prefix=prefix, model=model,
+                start_index=start_index, variant_notes=variant_notes or [],
                 image_size=image_size, aspect_ratio=aspect_ratio, surface=surface, provider=provider,
                 overwrite=overwrite, clarify_hints=clarify_hints, strict_clarify=strict_clarify,
                 allow_no_baseline_on_edit_intent=allow_no_baseline_on_edit_intent, baseline_image=baseline_image,

@@ -29,6 +29,17 @@ def iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+# The edit diagnostics of a result (see rails.py / baseline.py): enough to debug a drifting edit.
+DIAGNOSTICS = (
+    "edit_intent_detected",
+    "baseline_applied",
+    "baseline_source",
+    "baseline_source_kind",
+    "baseline_resolution_policy",
+    "rails_applied",
+)
+
+
 def build_receipt(job: Job, attempts: list[dict[str, Any]], info: dict[str, Any]) -> dict[str, Any]:
     """The receipt of a finished job: request, outputs, provider, timings, attempts, error."""
     result = job.result or {}
@@ -61,6 +72,8 @@ def build_receipt(job: Job, attempts: list[dict[str, Any]], info: dict[str, Any]
             "cost_usd": job.cost_usd,
             "recovered": result.get("recovered", False),
         },
+        "diagnostics": {key: result.get(key) for key in DIAGNOSTICS} if result else None,
+        "hints": result.get("hints", []),
         "timings": {
             "created_at": iso(job.created_at),
             "started_at": iso(job.started_at),

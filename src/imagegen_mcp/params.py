@@ -10,7 +10,21 @@ from typing import Annotated
 
 from pydantic import Field
 
-from .models import BaselineSourceKind, VariationStrength
+from .models import AspectRatio, BaselineSourceKind, ImageSize, Surface, VariationStrength
+
+Prompt = Annotated[str, Field(min_length=1, max_length=32000, description="What to draw. Quote any text to render.")]
+Model = Annotated[str | None, Field(description="OpenRouter model id; default from IMAGEGEN_MODEL")]
+Size = Annotated[ImageSize | None, Field(description="low | medium | high (≈1K / 2K / 4K where the model supports it)")]
+Aspect = Annotated[AspectRatio | None, Field(description="e.g. 1:1, 16:9, 9:16")]
+SurfaceArg = Annotated[
+    Surface, Field(description="auto (learnt per model), images (Image API) or chat (chat completions)")
+]
+ProviderArg = Annotated[
+    str | None, Field(description="openrouter or placeholder (offline); default from IMAGEGEN_PROVIDER")
+]
+ClarifyHints = Annotated[bool, Field(description="Return prompt-clarity hints")]
+StrictClarify = Annotated[bool, Field(description="Refuse (nothing sent or queued) when the prompt is ambiguous")]
+AllowNoBaseline = Annotated[bool, Field(description="Generate from scratch even if the prompt reads like an edit")]
 
 BaselineImage = Annotated[
     str | None,

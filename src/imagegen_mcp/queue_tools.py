@@ -47,7 +47,7 @@ from . import images, params, queue_ops
 from .config import Settings
 from .errors import ImagegenError, redact
 from .jobqueue import Job, JobQueue
-from .models import AspectRatio, ImageSize, ReturnImage, Surface
+from .models import ReturnImage
 from .pipeline import Services, open_services
 from .queue_models import MAX_COUNT, MAX_REQUEST_ID, EnqueueResult, QueueStatusResult
 from .worker import Notifier, Worker, queue_settings
@@ -175,7 +175,7 @@ def register_queue_tools(mcp: MCPServer[Any], settings: Settings, bus: Subscript
     )
     async def enqueue_images(
         ctx: Ctx,
-        prompt: Annotated[str, Field(min_length=1, max_length=32000, description="What to draw. Quote any text.")],
+        prompt: params.Prompt,
         count: Annotated[int, Field(ge=1, le=MAX_COUNT, description="How many images: one job each, each billed")] = 1,
         request_id: Annotated[
             str | None,
@@ -199,19 +199,15 @@ def register_queue_tools(mcp: MCPServer[Any], settings: Settings, bus: Subscript
             list[Annotated[str, Field(min_length=1, max_length=500)]] | None,
             Field(max_length=16, description="Per-variant deltas: note i is added to image i's prompt"),
         ] = None,
-        model: Annotated[str | None, Field(description="OpenRouter model id; default from IMAGEGEN_MODEL")] = None,
-        image_size: Annotated[ImageSize | None, Field(description="low | medium | high (≈1K / 2K / 4K)")] = None,
-        aspect_ratio: Annotated[AspectRatio | None, Field(description="e.g. 1:1, 16:9, 9:16")] = None,
-        surface: Annotated[Surface, Field(description="auto, images (Image API) or chat (chat completions)")] = "auto",
-        provider: Annotated[str | None, Field(description="openrouter or placeholder (offline)")] = None,
+        model: params.Model = None,
+        image_size: params.Size = None,
+        aspect_ratio: params.Aspect = None,
+        surface: params.SurfaceArg = "auto",
+        provider: params.ProviderArg = None,
         overwrite: Annotated[bool, Field(description="Replace existing files with the same names")] = False,
-        clarify_hints: Annotated[bool, Field(description="Return prompt-clarity hints")] = True,
-        strict_clarify: Annotated[
-            bool, Field(description="Refuse (nothing queued) when the prompt is ambiguous")
-        ] = False,
-        allow_no_baseline_on_edit_intent: Annotated[
-            bool, Field(description="Generate from scratch even if the prompt reads like an edit")
-        ] = False,
+        clarify_hints: params.ClarifyHints = True,
+        strict_clarify: params.StrictClarify = False,
+        allow_no_baseline_on_edit_intent: params.AllowNoBaseline = False,
         baseline_image: params.BaselineImage = None,
         baseline_source_kind: params.BaselineKind = "explicit_path_or_url",
         confirm_external_upload: params.ConfirmUpload = False,

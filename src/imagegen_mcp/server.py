@@ -35,13 +35,10 @@ from . import __version__, images, params
 from .config import Settings
 from .errors import ImagegenError, redact
 from .models import (
-    AspectRatio,
     GenerateRequest,
     GenerateResult,
-    ImageSize,
     PreflightReport,
     ReturnImage,
-    Surface,
     dump,
 )
 from .pipeline import LintOptions, Services, generate, open_services
@@ -181,15 +178,10 @@ def register(mcp: ImagegenServer, settings: Settings) -> None:
     )
     async def generate_image(
         ctx: Ctx,
-        prompt: Annotated[
-            str, Field(min_length=1, max_length=32000, description="What to draw. Quote any text to render.")
-        ],
-        model: Annotated[str | None, Field(description="OpenRouter model id; default from IMAGEGEN_MODEL")] = None,
-        image_size: Annotated[
-            ImageSize | None,
-            Field(description="low | medium | high (≈1K / 2K / 4K where the model supports it)"),
-        ] = None,
-        aspect_ratio: Annotated[AspectRatio | None, Field(description="e.g. 1:1, 16:9, 9:16")] = None,
+        prompt: params.Prompt,
+        model: params.Model = None,
+        image_size: params.Size = None,
+        aspect_ratio: params.Aspect = None,
         n: Annotated[int, Field(ge=1, le=4, description="How many images (each is billed)")] = 1,
         out: Annotated[
             str | None,
@@ -205,21 +197,11 @@ def register(mcp: ImagegenServer, settings: Settings) -> None:
             Field(description="preview: include a small preview image; none: paths and links only"),
         ] = "preview",
         dry_run: Annotated[bool, Field(description="Validate and lint only: nothing is sent or charged")] = False,
-        surface: Annotated[
-            Surface,
-            Field(description="auto (learnt per model), images (Image API) or chat (chat completions)"),
-        ] = "auto",
-        provider: Annotated[
-            str | None,
-            Field(description="openrouter or placeholder (offline); default from IMAGEGEN_PROVIDER"),
-        ] = None,
-        clarify_hints: Annotated[bool, Field(description="Return prompt-clarity hints")] = True,
-        strict_clarify: Annotated[
-            bool, Field(description="Refuse (nothing sent) when the prompt is ambiguous")
-        ] = False,
-        allow_no_baseline_on_edit_intent: Annotated[
-            bool, Field(description="Generate from scratch even if the prompt reads like an edit")
-        ] = False,
+        surface: params.SurfaceArg = "auto",
+        provider: params.ProviderArg = None,
+        clarify_hints: params.ClarifyHints = True,
+        strict_clarify: params.StrictClarify = False,
+        allow_no_baseline_on_edit_intent: params.AllowNoBaseline = False,
         baseline_image: params.BaselineImage = None,
         baseline_source_kind: params.BaselineKind = "explicit_path_or_url",
         confirm_external_upload: params.ConfirmUpload = False,

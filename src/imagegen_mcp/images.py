@@ -20,7 +20,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import ImageError, OutPathError, StorageError
 
@@ -54,35 +54,51 @@ def sniff(data: bytes) -> str:
 
 
 _WHITESPACE = re.compile(r"\s")  # only used to strip wrapped base64; `in` finds it faster than a regex
-_DECODE_SLICE = 4 * 1024 * 1024  # a multiple of 4
+_DECODE_SLICE = 1024 * 1024  # a multiple of 4
 
 
 def decode_base64_image(payload: str) -> bytes:
-    """Bytes from a data URL or bare base64 (whitespace, URL-safe alphabet, missing padding tolerated).
+    """Bytes from a data URL or bare base64 (whitespace, URL-safe alphabet, missing padding tolerated)."""
+    return _decode_owned([payload])
 
-    Decoded in slices so a 10 MB payload never needs more than one extra 4 MiB copy at a time: the
-    provider's response is the largest thing this server holds, so its copies set the memory peak.
+
+def take_base64_image(holder: dict[str, Any], key: str) -> bytes:
+    """Pop ``holder[key]`` (a data URL or base64) and decode it, releasing the text as early as possible.
+
+    The provider's base64 is the largest thing this server holds (~10 MB for a 4096² PNG). Popping it
+    from the parsed response leaves this function the only owner, so the text is freed before the
+    final copy of the decoded bytes is made: at most text + bytes exist at once, never text + 2 x bytes.
     """
+    return _decode_owned([holder.pop(key)])
+
+
+def _decode_owned(box: list[str]) -> bytes:
+    payload = box.pop()
     start = payload.index(",") + 1 if payload.startswith("data:") else 0
     if any(ws in payload for ws in "\n\r \t"):  # rare: wrapped base64; one full copy is fine then
         payload, start = _WHITESPACE.sub("", payload[start:]), 0
     urlsafe = "-" in payload or "_" in payload
     end = len(payload)
+    out = bytearray((end - start) * 3 // 4 + 3)
+    filled = 0
     try:
-        chunks = []
-        for offset in range(start, end, _DECODE_SLICE):
+        for offset in range(start, end, _DECODE_SLICE):  # slices: one extra 1 MiB copy at a time
             piece = payload[offset : min(offset + _DECODE_SLICE, end)]
             if urlsafe:
                 piece = piece.replace("-", "+").replace("_", "/")
             if offset + _DECODE_SLICE >= end:
                 piece += "=" * (-len(piece) % 4)
-            chunks.append(binascii.a2b_base64(piece, strict_mode=True))
+            chunk = binascii.a2b_base64(piece, strict_mode=True)
+            out[filled : filled + len(chunk)] = chunk
+            filled += len(chunk)
     except (binascii.Error, ValueError) as exc:
         raise ImageError(
             "the provider returned image data that is not valid base64",
             "try again, or pick another model; nothing was saved",
         ) from exc
-    return b"".join(chunks)
+    del payload, piece, chunk  # the text goes first (when the caller handed it over: take_base64_image)
+    del out[filled:]
+    return bytes(out)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ import json
 import random
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -199,12 +200,16 @@ class OpenRouterProvider:
             )
         return data, response.headers
 
-    async def _send(self, method: str, path: str, *, model: str = "", auth: bool = True, **kw: Any) -> httpx2.Response:
+    async def _send(self, method: str, path: str, *, model: str = "", auth: bool = True, **kw: Any) -> Reply:
         headers = dict(self._app_headers)
         if auth and self._key:
             headers["Authorization"] = f"Bearer {self._key}"
         try:
-            return await self.http.request(method, f"{self._base}{path}", headers=headers, **kw)
+            async with self.http.stream(method, f"{self._base}{path}", headers=headers, **kw) as response:
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                return Reply(response.status_code, response.headers, body)
         except httpx2.TimeoutException as exc:
             raise e.ProviderTimeoutError(
                 f"no answer from OpenRouter within the time limit ({exc.__class__.__name__})",
@@ -377,9 +382,30 @@ def _chat_content(request: ProviderRequest) -> str | list[dict[str, Any]]:
     return parts
 
 
-def _json(response: httpx2.Response) -> Any:
-    try:  # from the bytes: response.json() would first decode a second, full-size text copy
-        return json.loads(response.content)
+@dataclass
+class Reply:
+    """An HTTP answer read into one buffer that :func:`_json` consumes.
+
+    An image response is ~10 MB of base64 JSON, the largest thing this server holds; reading it into
+    a buffer we own lets the parse free the raw bytes before it allocates the parsed objects, so at
+    most two copies exist at once instead of three (bytes, text, objects).
+    """
+
+    status_code: int
+    headers: httpx2.Headers
+    body: bytearray
+
+
+def _json(reply: Reply) -> Any:
+    """The body as JSON (None if it is not JSON); the raw bytes are released either way."""
+    try:
+        text = reply.body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    finally:
+        reply.body.clear()
+    try:
+        return json.loads(text)
     except ValueError:
         return None
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .. import errors as e
-from ..images import decode_base64_image, sniff
+from ..images import sniff, take_base64_image
 from .base import ProviderImage
 
 KEYS_URL = "https://openrouter.ai/settings/keys"
@@ -231,26 +231,31 @@ def image_api_images(body: Mapping[str, Any]) -> list[ProviderImage]:
         )
     images: list[ProviderImage] = []
     for item in data:
-        if isinstance(item, Mapping) and isinstance(item.get("b64_json"), str):
-            raw = decode_base64_image(item["b64_json"])
+        if isinstance(item, dict) and isinstance(item.get("b64_json"), str):
+            raw = take_base64_image(item, "b64_json")
             images.append(ProviderImage(raw, sniff(raw)))
     return images
 
 
 def _image_from_entry(entry: Any) -> ProviderImage | None:
-    url: Any = entry
-    if isinstance(entry, Mapping):
-        url = entry.get("image_url", entry.get("url"))
-        if isinstance(url, Mapping):
-            url = url.get("url")
-    if not isinstance(url, str) or not url:
+    # Find the dict and key that hold the URL, so the (large) text can be handed over, not copied.
+    holder: Any = entry
+    key = "url"
+    if isinstance(entry, dict):
+        if isinstance(entry.get("image_url"), dict):
+            holder = entry["image_url"]
+        elif "image_url" in entry:
+            key = "image_url"
+    if not isinstance(holder, dict):
+        holder, key = {"url": entry}, "url"  # a bare string entry
+    if not isinstance(holder.get(key), str) or not holder[key]:
         return None
-    if url.startswith(("http://", "https://")):
+    if holder[key].startswith(("http://", "https://")):
         raise e.InvalidResponseError(
             "OpenRouter returned an image as a remote URL, which this server does not download",
             "pick another model, or report the model id so remote URLs can be supported",
         )
-    raw = decode_base64_image(url)
+    raw = take_base64_image(holder, key)
     return ProviderImage(raw, sniff(raw))
 
 

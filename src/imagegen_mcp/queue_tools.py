@@ -112,6 +112,9 @@ class QueueRuntime:
                 tg.cancel_scope.cancel()
 
     async def _worker_slot(self) -> None:
+        # Let the host's first requests (initialize, tools/list) be answered before the worker opens
+        # the database and sweeps staging: on 2 cores that start-up work competes with them.
+        await anyio.sleep(WORKER_START_DELAY_S)
         async with self._leader:
             try:
                 queue = await self.queue()
@@ -143,6 +146,9 @@ class QueueRuntime:
                 await session.send_resource_updated(uri)
             except Exception:  # the connection has gone
                 self.subscribers[uri].remove(session)
+
+
+WORKER_START_DELAY_S = 0.5
 
 
 def job_uri(job_id: str) -> str:

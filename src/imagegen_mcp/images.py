@@ -271,17 +271,23 @@ def contact_sheet(images: list[bytes], *, budget: int = PREVIEW_BUDGET_BYTES, lo
     count = len(images)
     cols = min(4, max(1, round(count**0.5 + 0.49)))
     rows = -(-count // cols)
-    cell = max(64, long_edge // cols)
+    # Cells take the tallest image's shape, so a grid of landscape images has no empty bands.
+    ratios = []
+    for data in images:
+        with Image.open(io.BytesIO(data)) as im:
+            ratios.append(im.height / max(1, im.width))
+    cell_w = max(64, long_edge // cols)
+    cell_h = max(16, round(cell_w * min(4.0, max(0.25, max(ratios)))))
     gap = 4
-    sheet = Image.new("RGB", (cols * cell + (cols + 1) * gap, rows * cell + (rows + 1) * gap), "#202020")
+    sheet = Image.new("RGB", (cols * cell_w + (cols + 1) * gap, rows * cell_h + (rows + 1) * gap), "#202020")
     draw = ImageDraw.Draw(sheet)
     for i, data in enumerate(images):
         with Image.open(io.BytesIO(data)) as im:
-            im.draft("RGB", (cell, cell))
-            im.thumbnail((cell, cell), Image.Resampling.LANCZOS)
+            im.draft("RGB", (cell_w, cell_h))
+            im.thumbnail((cell_w, cell_h), Image.Resampling.LANCZOS)
             tile = _flatten(im)
-            x = gap + (i % cols) * (cell + gap) + (cell - tile.width) // 2
-            y = gap + (i // cols) * (cell + gap) + (cell - tile.height) // 2
+            x = gap + (i % cols) * (cell_w + gap) + (cell_w - tile.width) // 2
+            y = gap + (i // cols) * (cell_h + gap) + (cell_h - tile.height) // 2
             sheet.paste(tile, (x, y))
         draw.rectangle((x, y, x + 22, y + 16), fill="#000000")
         draw.text((x + 4, y + 3), str(i + 1), fill="#ffffff")

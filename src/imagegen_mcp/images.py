@@ -193,7 +193,7 @@ def save_atomic(path: Path, data: bytes, *, overwrite: bool = False) -> Path:
             final = _place(tmp, path, overwrite)
         finally:
             tmp.unlink(missing_ok=True)
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
         return final
     except OSError as exc:
         raise StorageError(
@@ -216,11 +216,12 @@ def _place(tmp: Path, path: Path, overwrite: bool) -> Path:
     raise StorageError(f"no free file name near {path}", "pass another out, or overwrite=true")
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """Make a rename or link durable (a no-op where directories cannot be opened, as on Windows)."""
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:
-        return  # not supported on this platform (Windows): the rename is still atomic
+        return  # not supported on this platform: the rename is still atomic
     try:
         os.fsync(fd)
     except OSError:

@@ -35,8 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from .errors import RequestError, StorageError
+from .images import fsync_dir
 from .jobs import Job, NewJob, make_owner, new_id, owner_alive
-from .receipts import build_receipt, fsync_dir, iso, sweep_temp_files, write_json_atomic
+from .receipts import build_receipt, iso, sweep_temp_files, write_json_atomic
 
 __all__ = [
     "Job", "JobQueue", "NewJob", "fsync_dir", "iso", "make_owner", "new_id", "owner_alive", "request_id_conflict",

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import StorageError
+from .images import fsync_dir
 from .jobs import Job
 
 RECEIPT_VERSION = 1
@@ -115,20 +116,6 @@ def write_json_atomic(path: Path, data: Any, *, durable: bool = True) -> None:
         raise StorageError(f"could not write {path}: {exc.strerror or exc}", _FIX_DIR) from exc
     finally:
         tmp.unlink(missing_ok=True)
-
-
-def fsync_dir(directory: Path) -> None:
-    """Make a rename durable (a no-op where directories cannot be opened, as on Windows)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def sweep_temp_files(folders: Iterable[Path], min_age_s: float) -> int:

@@ -359,3 +359,11 @@ async def test_preflight_failure_is_a_report_with_fixes_not_an_error(settings: S
     failed = {c["name"]: c for c in data["checks"] if not c["ok"]}  # type: ignore[index]
     assert "api_key_valid" in failed and failed["api_key_valid"]["fix"]
     assert "wrong-key-000000" not in result.model_dump_json()
+
+
+async def test_an_invalid_option_is_named_in_the_error(client: Client, emulator: Emulator) -> None:
+    result = await client.call_tool("generate_image", {"prompt": PROMPT, "provider": "dalle"})
+    assert result.is_error
+    text = text_of(result)
+    assert "provider: Input should be 'openrouter' or 'placeholder'" in text and "Traceback" not in text
+    assert [r for r in emulator.requests if r.method == "POST"] == []

@@ -123,10 +123,11 @@ def cmd_preflight(args: argparse.Namespace) -> int:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     import anyio
+    from pydantic import ValidationError
 
     from .config import Settings
     from .errors import ImagegenError, redact
-    from .models import GenerateRequest
+    from .models import GenerateRequest, problems
     from .pipeline import LintOptions, generate, open_services
     from .server import summary
 
@@ -136,8 +137,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
             prompt=args.prompt, model=args.model, image_size=args.image_size, aspect_ratio=args.aspect_ratio,
             n=args.n, out=args.out, overwrite=args.overwrite, surface=args.surface, provider=args.provider,
         )  # fmt: skip
-    except ValueError as exc:
-        print(f"imagegen-mcp: invalid arguments: {exc}", file=sys.stderr)
+    except ValidationError as exc:
+        print(f"imagegen-mcp: invalid arguments: {problems(exc)}", file=sys.stderr)
         return 2
     options = LintOptions(strict_clarify=args.strict, allow_no_baseline_on_edit_intent=args.allow_no_baseline)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 ImageSize = Literal["low", "medium", "high"]
 VariationStrength = Literal["low", "medium", "high"]
@@ -136,6 +136,11 @@ class PreflightReport(BaseModel):
         if not failed:
             return f"ready: {len(self.checks)} checks passed (provider {self.provider}, model {self.model})"
         return f"not ready: {', '.join(failed)} failed — see each check's fix"
+
+
+def problems(exc: ValidationError) -> str:
+    """Each invalid argument by name, with what was wrong: ``provider: Input should be …``."""
+    return "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'request'}: {err['msg']}" for err in exc.errors())
 
 
 def dump(model: BaseModel) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from . import images
 from .config import Settings
 from .errors import AuthError, RequestError
 from .jobqueue import Job, JobQueue, NewJob, iso, new_id, request_id_conflict, write_json_atomic
-from .models import GenerateOptions, GenerateRequest, Hint, SavedImage
+from .models import GenerateOptions, GenerateRequest, Hint, SavedImage, problems
 from .pipeline import LintOptions, Services, generate
 from .queue_models import (
     MAX_COUNT,
@@ -115,10 +115,7 @@ def parse_request(**arguments: Any) -> EnqueueRequest:
     try:
         return EnqueueRequest(**arguments)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'request'}: {err['msg']}" for err in exc.errors()
-        )
-        raise RequestError(f"invalid arguments, nothing was enqueued: {problems}", _FIX_ARGS) from None
+        raise RequestError(f"invalid arguments, nothing was enqueued: {problems(exc)}", _FIX_ARGS) from None
 
 
 _FIX_ARGS = "correct the argument and call again (count is 1-16; request_id is 1-128 characters)"

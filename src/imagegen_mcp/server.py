@@ -29,7 +29,7 @@ from mcp.types import (
     TextContent,
     ToolAnnotations,
 )
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from . import __version__, images, params
 from .config import Settings
@@ -40,6 +40,7 @@ from .models import (
     PreflightReport,
     ReturnImage,
     dump,
+    problems,
 )
 from .pipeline import LintOptions, Services, generate, open_services
 from .preflight import run_preflight
@@ -219,10 +220,8 @@ def register(mcp: ImagegenServer, settings: Settings) -> None:
                 confirm_external_upload=confirm_external_upload, variation_strength=variation_strength,
                 must_keep=must_keep or [], lock_palette=lock_palette, lock_composition=lock_composition,
             )  # fmt: skip
-        except ValueError as exc:
-            raise ToolError(
-                f"invalid arguments: {exc}".splitlines()[0] + " — correct the argument and call again"
-            ) from None
+        except ValidationError as exc:
+            raise ToolError(f"invalid arguments: {problems(exc)} — correct them and call again") from None
         options = LintOptions(clarify_hints, strict_clarify, allow_no_baseline_on_edit_intent)
         try:
             result = await generate(

@@ -67,8 +67,11 @@ Use this for several images, or slow models: hosts cancel tool calls after about
 the `count` images is one job, saved as <out_dir>/<prefix>-01.png, -02, ... (suffix = real format),
 with <prefix>-manifest.json beside them. Follow the jobs with queue_status (request_id, wait_s).
 Pass request_id to make retries safe: the same id with the same arguments returns the same jobs and
-is never billed twice; the same id with different arguments is refused. Costs money per image
-unless provider=placeholder."""
+is never billed twice; the same id with different arguments is refused. With baseline_image, makes
+`count` variants of it (start_index continues an earlier batch's numbering; variant_notes add a
+per-variant change). Costs money per image unless provider=placeholder. Data sent to the provider:
+the prompt, the options, and the baseline image if given (a local file only with
+confirm_external_upload=true)."""
 
 STATUS_DESCRIPTION = """\
 Report queued jobs: by job_ids, by request_id, or the most recent ones. Per job: status (queued,

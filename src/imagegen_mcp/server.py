@@ -62,7 +62,9 @@ Generate images from a prompt, save the full-size files, and return a small prev
 The result has a one-line summary with each absolute file path, a preview image (long edge <= 1024
 px), a resource link per saved file, and structured content with paths, sizes, model, generation id,
 cost in USD, elapsed time and prompt hints. Costs money unless dry_run=true or provider=placeholder.
-Data sent to the provider: the prompt and the generation options, nothing else."""
+With baseline_image it edits that image (rails keep the change small).
+Data sent to the provider: the prompt, the generation options, and the baseline image if one is given
+(a local file only with confirm_external_upload=true); nothing else."""
 
 PREFLIGHT_DESCRIPTION = """\
 Check that images can be generated: API key present and valid (with its remaining limit), default

@@ -329,3 +329,19 @@ async def test_baseline_options_reach_the_job_and_a_bad_baseline_is_refused_up_f
         refused = await c.call_tool("enqueue_images", {"prompt": edit, "baseline_image": str(private)})
         assert refused.is_error and "private.png" in text_of(refused), text_of(refused)
         assert job_count(settings) == before
+
+
+async def test_the_api_key_is_in_no_queue_file_result_or_log(
+    settings: Settings, emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    emulator.push_fault(Fault("http", status=401), times=1)  # one job fails: its receipt must be clean too
+    async with Client(build_server(settings)) as c:
+        enq = await enqueue(c, count=3, prefix="keyless")
+        status = await c.call_tool("queue_status", {"request_id": enq["request_id"], "wait_s": 30})
+    key = emulator.api_key
+    assert key not in status.model_dump_json() and key not in caplog.text
+    files = [p for root in (settings.queue_dir, settings.output_dir) for p in root.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".json" for p in files)
+    for path in files:
+        assert key.encode() not in path.read_bytes(), path

@@ -25,13 +25,11 @@ PROMPT = "A watercolor lighthouse on a cliff at dusk, warm light in the window, 
 MODEL = "google/gemini-3.1-flash-image-preview"
 
 
-def floor_call(http: httpx2.Client, emu: EmulatorProcess, out_dir: Path) -> float:
-    started = time.perf_counter()
-    response = http.post(
-        f"{emu.base_url}/chat/completions",
-        headers={"Authorization": f"Bearer {emu.key}"},
-        json={"model": MODEL, "messages": [{"role": "user", "content": PROMPT}], "modalities": ["image", "text"]},
-    )
+BODY = {"model": MODEL, "messages": [{"role": "user", "content": PROMPT}], "modalities": ["image", "text"]}
+
+
+def keep(response: httpx2.Response, out_dir: Path) -> None:
+    """The floor's unavoidable work after the POST: parse, decode, durable write (tmp → fsync → rename)."""
     url = response.json()["choices"][0]["message"]["images"][0]["image_url"]["url"]
     data = base64.b64decode(url.partition(",")[2])
     tmp = out_dir / f".floor-{time.perf_counter_ns()}.tmp"
@@ -40,6 +38,14 @@ def floor_call(http: httpx2.Client, emu: EmulatorProcess, out_dir: Path) -> floa
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, out_dir / f"floor-{time.perf_counter_ns()}.png")
+
+
+def floor_call(http: httpx2.Client, emu: EmulatorProcess, out_dir: Path) -> float:
+    started = time.perf_counter()
+    keep(
+        http.post(f"{emu.base_url}/chat/completions", headers={"Authorization": f"Bearer {emu.key}"}, json=BODY),
+        out_dir,
+    )
     return time.perf_counter() - started
 
 
@@ -50,25 +56,10 @@ def async_floor_calls(emu: EmulatorProcess, out_dir: Path, runs: int) -> list[fl
     async def main() -> list[float]:
         times = []
         async with httpx2.AsyncClient(timeout=30) as http:
-            for i in range(runs + 2):
+            for i in range(runs + 2):  # the first two warm up
                 started = time.perf_counter()
-                response = await http.post(
-                    f"{emu.base_url}/chat/completions",
-                    headers={"Authorization": f"Bearer {emu.key}"},
-                    json={
-                        "model": MODEL,
-                        "messages": [{"role": "user", "content": PROMPT}],
-                        "modalities": ["image", "text"],
-                    },
-                )
-                url = response.json()["choices"][0]["message"]["images"][0]["image_url"]["url"]
-                data = base64.b64decode(url.partition(",")[2])
-                tmp = out_dir / f".afloor-{time.perf_counter_ns()}.tmp"
-                with open(tmp, "wb") as fh:
-                    fh.write(data)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp, out_dir / f"afloor-{time.perf_counter_ns()}.png")
+                url = f"{emu.base_url}/chat/completions"
+                keep(await http.post(url, headers={"Authorization": f"Bearer {emu.key}"}, json=BODY), out_dir)
                 if i >= 2:
                     times.append(time.perf_counter() - started)
         return times

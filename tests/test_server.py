@@ -173,7 +173,7 @@ ERROR_CASES = [
 @pytest.mark.parametrize(
     ("fault", "message", "fix"),
     ERROR_CASES,
-    ids=[f"{c[0].kind}-{c[0].status if hasattr(c[0], 'status') else ''}-{i}" for i, c in enumerate(ERROR_CASES)],
+    ids=[f"{i}-{c[0].kind}" for i, c in enumerate(ERROR_CASES)],
 )
 async def test_each_provider_error_is_a_tool_error_with_message_and_fix(
     client: Client, settings: Settings, emulator: Emulator, fault: Fault, message: str, fix: str

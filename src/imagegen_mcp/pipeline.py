@@ -11,7 +11,7 @@ import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
@@ -44,7 +44,6 @@ class Services:
 
     settings: Settings
     providers: dict[str, Provider]
-    extras: dict[str, object] = field(default_factory=dict)
 
     def provider(self, name: str | None) -> Provider:
         chosen = name or self.settings.provider

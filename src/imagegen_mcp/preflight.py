@@ -21,7 +21,11 @@ async def run_preflight(services: Services, provider: str | None = None, model: 
     settings = services.settings
     chosen = provider or settings.provider
     model = "placeholder" if chosen == "placeholder" else (model or settings.model)
-    checks = await services.provider(chosen).check(model)
+    backend = services.provider(chosen)
+    caps = backend.capabilities
+    kind = "offline" if caps.offline else "online, " + ("needs a key" if caps.needs_key else "no key needed")
+    checks = [PreflightCheck(name="provider", ok=True, detail=f"{caps.name} ({kind}): {caps.notes}")]
+    checks += await backend.check(model)
     checks.append(await anyio.to_thread.run_sync(writable, "output_dir", settings.output_dir, "IMAGEGEN_OUTPUT_DIR"))
     checks.append(await anyio.to_thread.run_sync(writable, "queue_dir", settings.queue_dir, "IMAGEGEN_QUEUE_DIR"))
     checks.append(await anyio.to_thread.run_sync(codecs))

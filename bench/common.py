@@ -105,3 +105,14 @@ def child_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENROUTER_", "IMAGEGEN_"))}
     env.update(extra)
     return env
+
+
+def report(figures: list[Figure], *, quick: bool, started: float, json_path: Path | None) -> None:
+    """Print the table and the machine it ran on; write JSON when asked."""
+    import time
+
+    print(table(figures))
+    meta = {**machine(), "quick": quick, "seconds": round(time.monotonic() - started, 1)}
+    print(f"\n{meta}")
+    if json_path:
+        write_json(figures, json_path, meta)

@@ -32,7 +32,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable
 
 import anyio
 
-from bench.common import Figure, machine, median, percentile, table, write_json
+from bench.common import Figure, median, percentile, report
 
 PROMPT = "A paper lantern floating over a dark lake, wide shot, watercolor, warm glow, calm mood"
 
@@ -221,12 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
     started = time.monotonic()
-    found = figures(quick=args.quick)
-    print(table(found))
-    meta = {**machine(), "quick": args.quick, "seconds": round(time.monotonic() - started, 1)}
-    print(f"\n{meta}")
-    if args.json:
-        write_json(found, args.json, meta)
+    report(figures(quick=args.quick), quick=args.quick, started=started, json_path=args.json)
     return 0
 
 

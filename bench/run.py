@@ -21,7 +21,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     __package__ = "bench"
 
-from bench.common import Figure, machine, table, write_json
+from bench.common import Figure, report
 
 
 def suites(quick: bool) -> list[tuple[str, Callable[[], list[Figure]]]]:
@@ -87,11 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         print(f"running {name} …", file=sys.stderr, flush=True)
         figures.extend(suite())
-    print(table(figures))
-    meta = {**machine(), "quick": args.quick, "seconds": round(time.monotonic() - started, 1)}
-    print(f"\n{meta}")
-    if args.json:
-        write_json(figures, args.json, meta)
+    report(figures, quick=args.quick, started=started, json_path=args.json)
     return 0
 
 

@@ -18,7 +18,8 @@ KEY = "sk-or-v1-test-0123456789abcdef"
 class EmulatorProcess:
     def __init__(self, latency_s: float = 0.0) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.emulator", "--port", "0", "--latency", str(latency_s), "--key", KEY],
+            [sys.executable, "-m", "tests.emulator.openrouter", "--port", "0",
+             "--latency", str(latency_s), "--key", KEY],
             cwd=ROOT, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=child_env(), text=True,
         )  # fmt: skip
         assert self.proc.stderr is not None

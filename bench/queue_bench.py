@@ -49,10 +49,10 @@ def _settings(root: Path, emu: Any = None, **kw: Any) -> Any:
 
 
 def drain(jobs: int, concurrency: int, latency_s: float) -> Figure:
-    from imagegen_mcp import queue_ops
-    from imagegen_mcp.jobqueue import JobQueue
     from imagegen_mcp.pipeline import open_services
-    from imagegen_mcp.worker import Worker, queue_settings
+    from imagegen_mcp.queue import ops as queue_ops
+    from imagegen_mcp.queue.sqlite import JobQueue
+    from imagegen_mcp.queue.worker import Worker, queue_settings
 
     from .emulator_proc import EmulatorProcess
 
@@ -96,7 +96,7 @@ def drain(jobs: int, concurrency: int, latency_s: float) -> Figure:
 
 def fill(settings: Any, total: int) -> str:
     """Put ``total`` finished jobs in the queue (16 per request); return the last request's id."""
-    from imagegen_mcp.jobqueue import JobQueue, NewJob
+    from imagegen_mcp.queue.sqlite import JobQueue, NewJob
 
     queue = JobQueue(settings.queue_dir).open()
     image = {"path": "/x.png", "uri": "imagegen://images/eA", "mime_type": "image/png", "width": 64, "height": 64,
@@ -119,7 +119,7 @@ def fill(settings: Any, total: int) -> str:
 def latencies(quick: bool) -> list[Figure]:
     from mcp import Client
 
-    from imagegen_mcp.server import build_server
+    from imagegen_mcp.surface.server import build_server
 
     from .emulator_proc import EmulatorProcess
 
@@ -178,7 +178,7 @@ def preview_latency(samples: int) -> Figure:
     """queue_status with the contact sheet of 16 finished placeholder images (informational)."""
     from mcp import Client
 
-    from imagegen_mcp.server import build_server
+    from imagegen_mcp.surface.server import build_server
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = _settings(Path(tmp), max_workers=4)

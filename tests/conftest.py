@@ -13,8 +13,8 @@ import pytest
 from mcp import Client
 
 from imagegen_mcp.config import Settings
-from imagegen_mcp.server import build_server
-from tests.emulator import Emulator
+from imagegen_mcp.surface.server import build_server
+from tests.emulator.openrouter import Emulator
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ from mcp import Client
 from PIL import Image
 
 from imagegen_mcp.config import Settings
-from imagegen_mcp.server import build_server
+from imagegen_mcp.surface.server import build_server
 from tests.conftest import with_settings
-from tests.emulator import Emulator
+from tests.emulator.openrouter import Emulator
 
 pytestmark = pytest.mark.anyio
 

@@ -1,6 +1,6 @@
 """``python -m imagegen_mcp`` — the same as the ``imagegen-mcp`` command."""
 
-from .cli import main
+from imagegen_mcp.surface.cli.main import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -46,7 +46,7 @@ class GenerateOptions(BaseModel):
     n: int = Field(default=1, ge=1, le=MAX_IMAGES_PER_CALL)
     surface: Surface = "auto"
     provider: Literal["openrouter", "placeholder"] | None = None
-    # Edits and variants (see baseline.py and rails.py).
+    # Edits and variants (see imaging/inputs.py and lint/rails.py).
     baseline_image: str | None = Field(default=None, max_length=4096)
     baseline_source_kind: BaselineSourceKind = "explicit_path_or_url"
     confirm_external_upload: bool = False

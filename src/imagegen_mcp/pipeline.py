@@ -17,13 +17,14 @@ from pathlib import Path
 import anyio
 import anyio.to_thread
 
-from . import images
-from .baseline import Baseline, resolve_baseline
-from .config import Settings
-from .errors import RequestError, first_error
-from .models import GenerateRequest, GenerateResult, Hint, ResolvedRequest, SavedImage
-from .providers.base import Provider, ProviderRequest, ProviderResult
-from .rails import Rails, apply_rails
+from imagegen_mcp.config import Settings
+from imagegen_mcp.errors import RequestError, first_error
+from imagegen_mcp.imaging import codec
+from imagegen_mcp.imaging.inputs import Baseline, resolve_baseline
+from imagegen_mcp.lint.rails import Rails, apply_rails
+from imagegen_mcp.models import GenerateRequest, GenerateResult, Hint, ResolvedRequest, SavedImage
+from imagegen_mcp.providers.base import Provider, ProviderRequest, ProviderResult
+from imagegen_mcp.storage import local as store
 
 ProgressFn = Callable[[float, float | None, str], Awaitable[None]]
 
@@ -58,8 +59,8 @@ class Services:
 @asynccontextmanager
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
     """Build the providers once (each opens its HTTP client on first use); close them on exit."""
-    from .providers.openrouter import OpenRouterProvider
-    from .providers.placeholder import PlaceholderProvider
+    from imagegen_mcp.providers.openrouter import OpenRouterProvider
+    from imagegen_mcp.providers.placeholder import PlaceholderProvider
 
     openrouter = OpenRouterProvider(
         api_key=settings.api_key,
@@ -83,7 +84,7 @@ def resolve(settings: Settings, request: GenerateRequest) -> ResolvedRequest:
     provider = request.provider or settings.provider
     model = "placeholder" if provider == "placeholder" else (request.model or settings.model)
     if request.out:
-        images.contained(settings.output_dir.resolve(), request.out)  # raises OutPathError
+        store.contained(settings.output_dir.resolve(), request.out)  # raises OutPathError
     return ResolvedRequest(
         prompt=request.prompt,
         model=model,
@@ -105,7 +106,7 @@ def lint_hints(
 
     Raises :class:`RequestError` when the request must not be sent.
     """
-    from .lint import LintContext, lint
+    from imagegen_mcp.lint import LintContext, lint
 
     report = lint(
         resolved.prompt,
@@ -252,15 +253,15 @@ def save_all(output_dir: Path, outcome: ProviderResult, resolved: ResolvedReques
     saved: list[SavedImage] = []
     root = output_dir.resolve()
     for i, image in enumerate(outcome.images):
-        facts = images.inspect(image.data)
-        target = images.resolve_target(root, resolved.out, images.default_stem(resolved.prompt), facts.mime_type)
+        facts = codec.inspect(image.data)
+        target = store.resolve_target(root, resolved.out, store.default_stem(resolved.prompt), facts.mime_type)
         if i and resolved.out and not resolved.out.endswith("/"):
             target = target.with_name(f"{target.stem}-{i + 1}{target.suffix}")
-        final = images.save_atomic(target, image.data, overwrite=resolved.overwrite)
+        final = store.save_atomic(target, image.data, overwrite=resolved.overwrite)
         saved.append(
             SavedImage(
                 path=str(final),
-                uri=images.image_uri(root, final),
+                uri=store.image_uri(root, final),
                 mime_type=facts.mime_type,
                 width=facts.width,
                 height=facts.height,

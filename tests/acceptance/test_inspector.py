@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.emulator import Emulator
-from tests.test_transport_http import TOKEN, http_server
+from tests.emulator.openrouter import Emulator
+from tests.surface.test_transport_http import TOKEN, http_server
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ import pytest
 from imagegen_mcp import errors as e
 from imagegen_mcp.providers.base import ProviderRequest
 from imagegen_mcp.providers.openrouter import OpenRouterProvider, chat_image_config, image_api_params
-from tests.emulator import Emulator, Fault
+from tests.emulator.openrouter import Emulator, Fault
 
 pytestmark = pytest.mark.anyio
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from ..models import AspectRatio, ImageSize, PreflightCheck, Surface
+from imagegen_mcp.models import AspectRatio, ImageSize, PreflightCheck, Surface
 
 
 @dataclass(frozen=True)

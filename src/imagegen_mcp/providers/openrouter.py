@@ -31,10 +31,10 @@ from typing import Any
 import anyio
 import httpx2
 
-from .. import errors as e
-from ..models import ImageSize, PreflightCheck
-from . import openrouter_wire as wire
-from .base import Capabilities, ProviderImage, ProviderRequest, ProviderResult
+from imagegen_mcp import errors as e
+from imagegen_mcp.models import ImageSize, PreflightCheck
+from imagegen_mcp.providers import openrouter_wire as wire
+from imagegen_mcp.providers.base import Capabilities, ProviderImage, ProviderRequest, ProviderResult
 
 RESOLUTION = {"low": "1K", "medium": "2K", "high": "4K"}
 

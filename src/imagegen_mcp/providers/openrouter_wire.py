@@ -18,9 +18,9 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from .. import errors as e
-from ..images import sniff, take_base64_image
-from .base import ProviderImage
+from imagegen_mcp import errors as e
+from imagegen_mcp.imaging.codec import sniff, take_base64_image
+from imagegen_mcp.providers.base import ProviderImage
 
 KEYS_URL = "https://openrouter.ai/settings/keys"
 CREDITS_URL = "https://openrouter.ai/settings/credits"

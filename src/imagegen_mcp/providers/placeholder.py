@@ -13,8 +13,8 @@ import textwrap
 
 import anyio.to_thread
 
-from ..models import AspectRatio, ImageSize, PreflightCheck
-from .base import Capabilities, ProviderImage, ProviderRequest, ProviderResult
+from imagegen_mcp.models import AspectRatio, ImageSize, PreflightCheck
+from imagegen_mcp.providers.base import Capabilities, ProviderImage, ProviderRequest, ProviderResult
 
 # Long edge in pixels for each image_size; small enough to be instant, big enough to read.
 LONG_EDGE = {"low": 512, "medium": 1024, "high": 2048}

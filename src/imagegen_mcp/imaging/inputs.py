@@ -1,0 +1,168 @@
+"""Baseline images for edits and variants: resolve a reference, apply the safety rails, prepare it.
+
+A baseline is one of:
+
+- ``imagegen://images/{id}`` — an image this server saved (it came from the provider, so sending
+  it back needs no confirmation);
+- an ``https://`` URL — passed through for the provider to fetch (nothing local is uploaded);
+- a local path — **denied by default**: sending a local file to a third party needs
+  ``confirm_external_upload=true``. Only a regular file (never a symlink, never under a symlinked
+  directory) whose resolved location is inside the allowed roots (the output directory,
+  ``IMAGEGEN_WORKSPACE``, and the client's roots where it offers them), whose bytes are PNG, JPEG or
+  WebP (judged by content, not extension), and no larger than ``IMAGEGEN_MAX_BASELINE_MB``.
+  Files inside the output directory are treated as this server's own and need no confirmation.
+
+Every refusal is a :class:`~imagegen_mcp.errors.RequestError` with the fix; nothing is sent.
+A baseline larger than providers reliably accept (long edge over 4096 px, or over 8 MiB) is
+downscaled to a 2048 px long edge first; ``resolution_policy`` records what was done.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from imagegen_mcp.errors import ImageError, RequestError
+from imagegen_mcp.imaging import codec
+from imagegen_mcp.storage import local as store
+
+ACCEPTED = ("image/png", "image/jpeg", "image/webp")
+MAX_SEND_EDGE = 4096
+MAX_SEND_BYTES = 8 * 1024 * 1024
+DOWNSCALE_EDGE = 2048
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A baseline ready to send: a data URL (local or generated) or an https URL (passed through)."""
+
+    url: str
+    source: str
+    origin: Literal["generated", "local", "url"]
+    resolution_policy: str
+    sha256: str | None = None
+    sent_bytes: int | None = None
+
+
+def resolve_baseline(
+    ref: str,
+    *,
+    output_dir: Path,
+    roots: list[Path],
+    max_mb: float,
+    confirm_external_upload: bool,
+) -> Baseline:
+    """Check ``ref`` against the rails and return what to send. Runs blocking I/O: call in a thread."""
+    ref = ref.strip()
+    if not ref:
+        raise RequestError("baseline_image is empty", "pass a file path, an https URL, or an imagegen://images/ uri")
+    if ref.startswith("imagegen://images/"):
+        path = store.path_for_id(output_dir, ref.removeprefix("imagegen://images/"))
+        return _local(path, ref, "generated", max_mb)
+    lowered = ref.lower()
+    if lowered.startswith("https://"):
+        return Baseline(url=ref, source=ref, origin="url", resolution_policy="https URL passed through to the provider")
+    if "://" in ref or lowered.startswith(("data:", "file:")):
+        scheme = ref.split(":", 1)[0]
+        raise RequestError(
+            f"baseline_image uses {scheme}:, which is not accepted",
+            "pass an https:// URL, a local file path, or an imagegen://images/ uri from an earlier result",
+        )
+    path = _checked_path(ref, output_dir=output_dir, roots=roots)
+    in_output = _inside(path, output_dir.resolve())
+    if not in_output and not confirm_external_upload:
+        raise RequestError(
+            f"sending the local file {path} to the image provider needs your confirmation",
+            "call again with confirm_external_upload=true if this file may be uploaded to the provider",
+        )
+    return _local(path, ref, "generated" if in_output else "local", max_mb)
+
+
+def _checked_path(ref: str, *, output_dir: Path, roots: list[Path]) -> Path:
+    allowed = [output_dir.resolve(), *(r.resolve() for r in roots)]
+    raw = Path(ref).expanduser()
+    candidates = [raw] if raw.is_absolute() else [root / raw for root in allowed]
+    for candidate in candidates:
+        normal = Path(os.path.abspath(candidate))  # folds "..", follows nothing
+        if not os.path.lexists(normal):
+            continue
+        real = normal.resolve()
+        if real != normal:
+            raise RequestError(
+                f"baseline_image {ref!r} is or goes through a symbolic link ({normal} → {real})",
+                "pass the real path of a regular file inside the allowed folders",
+            )
+        if not any(_inside(real, root) for root in allowed):
+            raise RequestError(
+                f"baseline_image {real} is outside the allowed folders ({', '.join(map(str, allowed))})",
+                "move the file into the output directory or a workspace folder, or add its folder to "
+                "IMAGEGEN_WORKSPACE",
+            )
+        mode = os.lstat(real).st_mode
+        if not stat.S_ISREG(mode):
+            raise RequestError(f"baseline_image {real} is not a regular file", "pass an image file")
+        return real
+    raise RequestError(
+        f"baseline_image {ref!r} does not exist"
+        + ("" if raw.is_absolute() else f" in any allowed folder ({', '.join(map(str, allowed))})"),
+        "check the path; relative paths are looked up in the output directory, then IMAGEGEN_WORKSPACE",
+    )
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def _local(path: Path, source: str, origin: Literal["generated", "local"], max_mb: float) -> Baseline:
+    limit = int(max_mb * 1024 * 1024)
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise RequestError(
+                f"baseline_image {path} is {size / 1024 / 1024:.1f} MiB, over the {max_mb:g} MiB limit",
+                "pass a smaller image, or raise IMAGEGEN_MAX_BASELINE_MB",
+            )
+        data = path.read_bytes()
+    except OSError as exc:
+        raise RequestError(
+            f"cannot read baseline_image {path}: {exc.strerror}", "check the file's permissions"
+        ) from None
+    try:
+        mime = codec.sniff(data)
+    except ImageError:
+        mime = ""
+    if mime not in ACCEPTED:
+        raise RequestError(
+            f"baseline_image {path} is not a PNG, JPEG or WebP image (judged by its content, not its name)",
+            "pass a PNG, JPEG or WebP file",
+        )
+    data, mime, policy = fit_for_provider(data, mime)
+    url = f"data:{mime};base64,{base64.b64encode(data).decode()}"
+    return Baseline(url, source, origin, policy, hashlib.sha256(data).hexdigest(), len(data))
+
+
+def fit_for_provider(data: bytes, mime: str) -> tuple[bytes, str, str]:
+    """The bytes unchanged when providers accept them, else downscaled to a 2048 px long edge."""
+    facts = codec.inspect(data)
+    if max(facts.width, facts.height) <= MAX_SEND_EDGE and len(data) <= MAX_SEND_BYTES:
+        return data, mime, f"sent as-is ({facts.width}x{facts.height}, {len(data):,} bytes)"
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as im:
+        im.thumbnail((DOWNSCALE_EDGE, DOWNSCALE_EDGE), Image.Resampling.LANCZOS)
+        out = io.BytesIO()
+        if im.mode in ("RGBA", "LA", "P"):
+            im.save(out, "PNG", optimize=True)
+            new_mime = "image/png"
+        else:
+            im.convert("RGB").save(out, "JPEG", quality=90)
+            new_mime = "image/jpeg"
+        size = im.size
+    policy = f"downscaled from {facts.width}x{facts.height} to {size[0]}x{size[1]} (providers reject larger inputs)"
+    return out.getvalue(), new_mime, policy

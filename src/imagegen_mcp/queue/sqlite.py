@@ -1,0 +1,514 @@
+"""The durable job queue: SQLite in WAL mode in ``IMAGEGEN_QUEUE_DIR`` (``queue.sqlite3``).
+
+Every state change is one ``BEGIN IMMEDIATE`` transaction, so several servers and ``imagegen-mcp
+worker`` processes can share one queue directory:
+
+- **claim**: in one transaction, reclaim orphans, then move due ``queued`` jobs to ``running`` under a
+  lease (``lease_owner``, ``lease_expires``) and count the attempt. Only ``queued`` rows are
+  claimed, so a live-leased job is never handed out twice.
+- **heartbeat**: the owner renews its leases every ``orphan_timeout / 3``.
+- **reclaim**: a ``running`` job is taken back when its lease has expired (no heartbeat for
+  ``IMAGEGEN_ORPHAN_TIMEOUT_S``) or when its owner is a process on this host that no longer exists
+  (so a server killed and restarted does not wait half an hour for its own jobs). Owners on other
+  hosts, and processes that still exist, are trusted until their lease expires. A reclaimed job
+  whose attempts are used up fails with ``worker_lost``.
+- **finish**: ``succeeded`` / ``failed`` (or ``queued`` again with ``not_before`` for a retry) only
+  while the caller still holds the lease; a job that finished is never run again.
+
+Each finished job gets a JSON receipt in ``results/`` or ``failed/``. The row is committed first,
+then the receipt is written atomically and the row marked; :meth:`JobQueue.pending_receipts` finds
+rows whose receipt a crash interrupted, so every finished job ends with exactly one receipt.
+
+The schema is versioned with ``PRAGMA user_version``; a database from a newer release is refused.
+All methods are synchronous (sqlite3); async callers run them with ``anyio.to_thread.run_sync``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from imagegen_mcp.errors import RequestError, StorageError
+from imagegen_mcp.queue.jobs import Job, NewJob, make_owner, new_id, owner_alive
+from imagegen_mcp.queue.receipts import build_receipt, iso, sweep_temp_files, write_json_atomic
+from imagegen_mcp.storage.local import fsync_dir
+
+__all__ = [
+    "Job", "JobQueue", "NewJob", "fsync_dir", "iso", "make_owner", "new_id", "owner_alive", "request_id_conflict",
+    "write_json_atomic",
+]  # fmt: skip
+
+SCHEMA_VERSION = 1
+DB_NAME = "queue.sqlite3"
+DEFAULT_MAX_ATTEMPTS = 5
+FINISHED_SQL = "('succeeded', 'failed', 'cancelled')"
+
+_SCHEMA_V1 = f"""
+CREATE TABLE requests (
+    request_id   TEXT PRIMARY KEY,
+    payload_sha  TEXT NOT NULL,
+    payload      TEXT NOT NULL,
+    info         TEXT NOT NULL,
+    created_at   REAL NOT NULL
+);
+CREATE TABLE jobs (
+    job_id        TEXT PRIMARY KEY,
+    request_id    TEXT NOT NULL REFERENCES requests(request_id),
+    idx           INTEGER NOT NULL,
+    status        TEXT NOT NULL
+                  CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+    spec          TEXT NOT NULL,
+    target        TEXT NOT NULL,
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    max_attempts  INTEGER NOT NULL,
+    not_before    REAL NOT NULL,
+    lease_owner   TEXT,
+    lease_expires REAL,
+    created_at    REAL NOT NULL,
+    started_at    REAL,
+    finished_at   REAL,
+    result        TEXT,
+    error         TEXT,
+    last_error    TEXT,
+    cost_usd      REAL,
+    receipt       INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (request_id, idx)
+);
+CREATE INDEX jobs_due ON jobs (status, not_before);
+CREATE INDEX jobs_target ON jobs (target);
+CREATE INDEX jobs_unreceipted ON jobs (job_id) WHERE receipt = 0 AND status IN {FINISHED_SQL};
+CREATE TABLE attempts (
+    job_id     TEXT NOT NULL,
+    n          INTEGER NOT NULL,
+    owner      TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    ended_at   REAL,
+    outcome    TEXT,
+    error      TEXT,
+    PRIMARY KEY (job_id, n)
+);
+"""
+
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1}
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+WORKER_LOST = {
+    "code": "worker_lost",
+    "error_class": "WorkerLost",
+    "message": "the worker running this job stopped (killed, crashed or lost its lease) before it finished",
+}
+
+
+class JobQueue:
+    """One queue directory. Thread-safe; one connection per instance, serialised by a lock."""
+
+    def __init__(
+        self,
+        queue_dir: Path,
+        *,
+        orphan_timeout_s: float = 1800.0,
+        clock: Callable[[], float] = time.time,
+        is_alive: Callable[[str], bool] = owner_alive,
+    ) -> None:
+        self.dir = queue_dir
+        self.results_dir = queue_dir / "results"
+        self.failed_dir = queue_dir / "failed"
+        self.orphan_timeout_s = orphan_timeout_s
+        self.clock = clock
+        self.is_alive = is_alive
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+
+    # ------------------------------------------------------------------ connection
+
+    def open(self) -> JobQueue:
+        try:
+            for d in (self.dir, self.results_dir, self.failed_dir):
+                d.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.dir / DB_NAME, timeout=30.0, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA busy_timeout = 30000")
+            if conn.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
+                raise StorageError(f"the queue database in {self.dir} cannot use WAL mode", _FIX_DIR)
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except (OSError, sqlite3.Error) as exc:
+            raise StorageError(f"cannot open the job queue in {self.dir}: {exc}", _FIX_DIR) from exc
+        self._conn = conn
+        self._migrate()
+        return self
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def _migrate(self) -> None:
+        with self._write() as c:
+            version = c.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StorageError(
+                    f"the queue in {self.dir} has schema version {version}; this imagegen-mcp knows {SCHEMA_VERSION}",
+                    "upgrade imagegen-mcp, or point IMAGEGEN_QUEUE_DIR at another directory",
+                )
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                _run_script(c, MIGRATIONS[target])
+                c.execute(f"PRAGMA user_version = {target}")
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction: committed on success, rolled back on any error."""
+        with self._lock:
+            conn = self._require()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StorageError(f"the job queue in {self.dir} is busy or unwritable: {exc}", _FIX_DIR) from exc
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise StorageError(f"the job queue in {self.dir} failed: {exc}", _FIX_DIR) from exc
+                raise
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._require().execute(sql, params).fetchall()
+
+    def _require(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StorageError("the job queue is not open", "this is a bug: open() the queue before use")
+        return self._conn
+
+    # ------------------------------------------------------------------ enqueue
+
+    def find_request(self, request_id: str) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
+        """``(payload_sha, payload, info)`` of a stored request, or None."""
+        rows = self._read("SELECT payload_sha, payload, info FROM requests WHERE request_id = ?", (request_id,))
+        if not rows:
+            return None
+        return rows[0]["payload_sha"], json.loads(rows[0]["payload"]), json.loads(rows[0]["info"])
+
+    def enqueue(
+        self,
+        request_id: str,
+        payload_sha: str,
+        payload: dict[str, Any],
+        info: dict[str, Any],
+        jobs: list[NewJob],
+        *,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        check_targets: bool = True,
+    ) -> tuple[list[Job], bool]:
+        """Insert a request and its jobs; ``(jobs, False)`` if the same request was already enqueued."""
+        now = self.clock()
+        with self._write() as c:
+            row = c.execute("SELECT payload_sha FROM requests WHERE request_id = ?", (request_id,)).fetchone()
+            if row is not None:
+                if row["payload_sha"] != payload_sha:
+                    raise request_id_conflict(request_id)
+                return self._jobs_where(c, "request_id = ? ORDER BY idx", (request_id,)), False
+            if check_targets and jobs:
+                marks = ",".join("?" * len(jobs))
+                busy = c.execute(
+                    f"SELECT target FROM jobs WHERE target IN ({marks}) AND status IN ('queued', 'running')",
+                    [j.target for j in jobs],
+                ).fetchall()
+                if busy:
+                    raise RequestError(
+                        f"another queued request will already write {busy[0]['target']}",
+                        "pass another prefix (or out_dir), or overwrite=true",
+                        code="target_taken",
+                    )
+            c.execute(
+                "INSERT INTO requests (request_id, payload_sha, payload, info, created_at) VALUES (?, ?, ?, ?, ?)",
+                (request_id, payload_sha, _dumps(payload), _dumps(info), now),
+            )
+            for job in jobs:
+                c.execute(
+                    "INSERT INTO jobs (job_id, request_id, idx, status, spec, target, max_attempts, not_before,"
+                    " created_at) VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?)",
+                    (new_id("j"), request_id, job.index, _dumps(job.spec), job.target, max_attempts, now, now),
+                )
+            return self._jobs_where(c, "request_id = ? ORDER BY idx", (request_id,)), True
+
+    # ------------------------------------------------------------------ leases
+
+    def claim(self, owner: str, limit: int) -> list[Job]:
+        """Reclaim orphans, then lease up to ``limit`` due jobs to ``owner`` (one transaction)."""
+        if limit <= 0:
+            return []
+        now = self.clock()
+        with self._write() as c:
+            self._reclaim(c, now)
+            ids = [
+                r["job_id"]
+                for r in c.execute(
+                    "SELECT job_id FROM jobs WHERE status = 'queued' AND not_before <= ?"
+                    " ORDER BY not_before, rowid LIMIT ?",
+                    (now, limit),
+                )
+            ]
+            for job_id in ids:
+                c.execute(
+                    "UPDATE jobs SET status = 'running', lease_owner = ?, lease_expires = ?,"
+                    " attempts = attempts + 1, started_at = COALESCE(started_at, ?) WHERE job_id = ?",
+                    (owner, now + self.orphan_timeout_s, now, job_id),
+                )
+                c.execute(
+                    "INSERT OR REPLACE INTO attempts (job_id, n, owner, started_at)"
+                    " SELECT job_id, attempts, ?, ? FROM jobs WHERE job_id = ?",
+                    (owner, now, job_id),
+                )
+            return self._jobs_in(c, ids)
+
+    def _reclaim(self, c: sqlite3.Connection, now: float) -> None:
+        rows = c.execute(
+            "SELECT job_id, lease_owner, lease_expires, attempts, max_attempts FROM jobs WHERE status = 'running'"
+        ).fetchall()
+        alive: dict[str, bool] = {}
+        for r in rows:
+            owner = r["lease_owner"] or ""
+            expired = r["lease_expires"] is None or r["lease_expires"] < now
+            if not expired:
+                if owner not in alive:
+                    alive[owner] = self.is_alive(owner)
+                if alive[owner]:
+                    continue
+            error = dict(WORKER_LOST)
+            if r["attempts"] >= r["max_attempts"]:
+                error["fix"] = (
+                    f"it was started {r['attempts']} times; check the worker's log, then enqueue again "
+                    "with a new request_id"
+                )
+                c.execute(
+                    "UPDATE jobs SET status = 'failed', error = ?, last_error = ?, finished_at = ?,"
+                    " lease_owner = NULL, lease_expires = NULL WHERE job_id = ?",
+                    (_dumps(error), _dumps(error), now, r["job_id"]),
+                )
+            else:
+                error["fix"] = "nothing to do: the job was queued again and will be retried"
+                c.execute(
+                    "UPDATE jobs SET status = 'queued', not_before = ?, last_error = ?,"
+                    " lease_owner = NULL, lease_expires = NULL WHERE job_id = ?",
+                    (now, _dumps(error), r["job_id"]),
+                )
+            self._end_attempt(c, r["job_id"], r["attempts"], now, "lost", error)
+
+    # A lease is fenced by (owner, attempt): every claim counts an attempt, so a worker that lost its
+    # lease (and even the same worker, had it claimed the job again) can never finish a stale run.
+
+    def heartbeat(self, jobs: Sequence[Job]) -> set[str]:
+        """Renew the leases of ``jobs`` (as claimed); return the ids still held."""
+        held: set[str] = set()
+        if not jobs:
+            return held
+        expires = self.clock() + self.orphan_timeout_s
+        with self._write() as c:
+            for job in jobs:
+                cur = c.execute(
+                    "UPDATE jobs SET lease_expires = ? WHERE job_id = ? AND lease_owner = ? AND attempts = ?"
+                    " AND status = 'running'",
+                    (expires, job.job_id, job.lease_owner, job.attempts),
+                )
+                if cur.rowcount:
+                    held.add(job.job_id)
+        return held
+
+    def release(self, job: Job, *, started: bool) -> bool:
+        """Give a leased job back to ``queued`` (clean shutdown); a job never started gets its attempt back."""
+        now = self.clock()
+        with self._write() as c:
+            if self._held(c, job) is None:
+                return False
+            attempts = job.attempts if started else job.attempts - 1
+            c.execute(
+                "UPDATE jobs SET status = 'queued', not_before = ?, attempts = ?, lease_owner = NULL,"
+                " lease_expires = NULL, started_at = CASE WHEN ? = 0 THEN NULL ELSE started_at END"
+                " WHERE job_id = ?",
+                (now, attempts, attempts, job.job_id),
+            )
+            if started:
+                self._end_attempt(c, job.job_id, job.attempts, now, "interrupted", None)
+            else:
+                c.execute("DELETE FROM attempts WHERE job_id = ? AND n = ?", (job.job_id, job.attempts))
+            return True
+
+    # ------------------------------------------------------------------ finish
+
+    def succeed(self, job: Job, result: dict[str, Any], cost_usd: float | None) -> Job | None:
+        """Mark a leased job ``succeeded``; None if its lease was lost. ``cost_usd`` adds to what
+        earlier attempts were billed."""
+        now = self.clock()
+        with self._write() as c:
+            if self._held(c, job) is None:
+                return None
+            c.execute(
+                f"UPDATE jobs SET status = 'succeeded', result = ?, cost_usd = {_ADD_COST}, finished_at = ?,"
+                " error = NULL, lease_owner = NULL, lease_expires = NULL WHERE job_id = ?",
+                (_dumps(result), cost_usd, cost_usd, now, job.job_id),
+            )
+            self._end_attempt(c, job.job_id, job.attempts, now, "succeeded", None)
+            return self._jobs_in(c, [job.job_id])[0]
+
+    def fail(
+        self, job: Job, error: dict[str, Any], *, retry_at: float | None = None, cost_usd: float | None = None
+    ) -> Job | None:
+        """A failed attempt: queued again at ``retry_at`` while attempts remain, else ``failed``.
+        ``cost_usd`` is what the failed attempt was billed, if anything (a refusal can be)."""
+        now = self.clock()
+        with self._write() as c:
+            max_attempts = self._held(c, job)
+            if max_attempts is None:
+                return None
+            if cost_usd is not None:
+                c.execute(f"UPDATE jobs SET cost_usd = {_ADD_COST} WHERE job_id = ?", (cost_usd, cost_usd, job.job_id))
+            if retry_at is not None and job.attempts < max_attempts:
+                c.execute(
+                    "UPDATE jobs SET status = 'queued', not_before = ?, last_error = ?, lease_owner = NULL,"
+                    " lease_expires = NULL WHERE job_id = ?",
+                    (retry_at, _dumps(error), job.job_id),
+                )
+                outcome = "retry"
+            else:
+                c.execute(
+                    "UPDATE jobs SET status = 'failed', error = ?, last_error = ?, finished_at = ?,"
+                    " lease_owner = NULL, lease_expires = NULL WHERE job_id = ?",
+                    (_dumps(error), _dumps(error), now, job.job_id),
+                )
+                outcome = "failed"
+            self._end_attempt(c, job.job_id, job.attempts, now, outcome, error)
+            return self._jobs_in(c, [job.job_id])[0]
+
+    @staticmethod
+    def _held(c: sqlite3.Connection, job: Job) -> int | None:
+        """``max_attempts`` when ``job``'s lease (owner and attempt) is still current, else None."""
+        row = c.execute(
+            "SELECT max_attempts FROM jobs"
+            " WHERE job_id = ? AND lease_owner = ? AND attempts = ? AND status = 'running'",
+            (job.job_id, job.lease_owner, job.attempts),
+        ).fetchone()
+        return None if row is None else int(row["max_attempts"])
+
+    @staticmethod
+    def _end_attempt(
+        c: sqlite3.Connection, job_id: str, n: int, now: float, outcome: str, error: dict[str, Any] | None
+    ) -> None:
+        c.execute(
+            "UPDATE attempts SET ended_at = ?, outcome = ?, error = ? WHERE job_id = ? AND n = ?",
+            (now, outcome, _dumps(error) if error else None, job_id, n),
+        )
+
+    # ------------------------------------------------------------------ receipts
+
+    def pending_receipts(self, limit: int = 100) -> list[Job]:
+        return self._jobs_where(
+            None, f"receipt = 0 AND status IN {FINISHED_SQL} ORDER BY finished_at LIMIT ?", (limit,)
+        )
+
+    def write_receipt(self, job: Job) -> Path:
+        """Write ``results/<job_id>.json`` or ``failed/<job_id>.json`` atomically, then mark the row."""
+        folder = self.results_dir if job.status == "succeeded" else self.failed_dir
+        path = folder / f"{job.job_id}.json"
+        write_json_atomic(path, self.receipt(job))
+        with self._write() as c:
+            c.execute("UPDATE jobs SET receipt = 1 WHERE job_id = ?", (job.job_id,))
+        return path
+
+    def sweep_temp_files(self, min_age_s: float = 600.0) -> int:
+        """Delete receipt temp files a killed writer left behind (old enough that no writer owns them)."""
+        return sweep_temp_files((self.results_dir, self.failed_dir), min_age_s)
+
+    def receipt(self, job: Job) -> dict[str, Any]:
+        found = self.find_request(job.request_id)
+        attempts = [dict(r) for r in self._read("SELECT * FROM attempts WHERE job_id = ? ORDER BY n", (job.job_id,))]
+        return build_receipt(job, attempts, found[2] if found else {})
+
+    # ------------------------------------------------------------------ queries
+
+    def get(self, job_ids: Sequence[str]) -> list[Job]:
+        with self._lock:
+            return self._jobs_in(self._require(), list(job_ids))
+
+    def for_request(self, request_id: str) -> list[Job]:
+        return self._jobs_where(None, "request_id = ? ORDER BY idx", (request_id,))
+
+    def recent(self, limit: int) -> list[Job]:
+        """The ``limit`` most recently enqueued jobs, oldest first."""
+        return self._jobs_where(
+            None, "rowid IN (SELECT rowid FROM jobs ORDER BY rowid DESC LIMIT ?) ORDER BY rowid", (limit,)
+        )
+
+    def totals(self) -> dict[str, Any]:
+        """Jobs per status and cost so far, over the whole queue."""
+        out: dict[str, Any] = {"queued": 0, "running": 0, "succeeded": 0, "failed": 0, "cancelled": 0}
+        cost = 0.0
+        for r in self._read("SELECT status, COUNT(*) AS n, TOTAL(cost_usd) AS cost FROM jobs GROUP BY status"):
+            out[r["status"]] = r["n"]
+            cost += r["cost"]
+        out["cost_usd"] = round(cost, 8)
+        return out
+
+    def pending(self) -> tuple[int, float | None]:
+        """Queued jobs, and when the earliest becomes due (None when there are none)."""
+        row = self._read("SELECT COUNT(*) AS n, MIN(not_before) AS due FROM jobs WHERE status = 'queued'")[0]
+        return int(row["n"]), row["due"]
+
+    def unfinished_ids(self, job_ids: Sequence[str]) -> set[str]:
+        """Which of ``job_ids`` are not finished yet (``queued`` or ``running``)."""
+        return {k for k, done in self.finished_map(job_ids).items() if not done}
+
+    def finished_map(self, job_ids: Sequence[str]) -> dict[str, bool]:
+        """``{job_id: finished}`` for the ids this queue knows."""
+        if not job_ids:
+            return {}
+        marks = ",".join("?" * len(job_ids))
+        rows = self._read(f"SELECT job_id, status FROM jobs WHERE job_id IN ({marks})", list(job_ids))
+        return {r["job_id"]: r["status"] in ("succeeded", "failed", "cancelled") for r in rows}
+
+    def _jobs_in(self, c: sqlite3.Connection, ids: list[str]) -> list[Job]:
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        by_id = {j.job_id: j for j in self._jobs_where(c, f"job_id IN ({marks})", ids)}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def _jobs_where(self, c: sqlite3.Connection | None, where: str, params: Sequence[Any]) -> list[Job]:
+        sql = f"SELECT * FROM jobs WHERE {where}"
+        rows = c.execute(sql, params).fetchall() if c is not None else self._read(sql, params)
+        return [Job.from_row(r) for r in rows]
+
+
+# Add a cost to what a job was billed so far; NULL stays NULL until something is billed.
+_ADD_COST = "CASE WHEN ? IS NULL THEN cost_usd ELSE COALESCE(cost_usd, 0) + ? END"
+
+_FIX_DIR = "check that IMAGEGEN_QUEUE_DIR is a writable local directory (run the preflight tool)"
+
+
+def request_id_conflict(request_id: str) -> RequestError:
+    return RequestError(
+        f"request_id {request_id!r} was already used with a different payload",
+        "reuse a request_id only to retry the exact same call; pass a new request_id for a new request",
+        code="request_id_conflict",
+    )
+
+
+def _run_script(c: sqlite3.Connection, script: str) -> None:
+    """Run DDL statements one by one inside the open transaction (``executescript`` would commit)."""
+    for statement in script.split(";"):
+        if statement.strip():
+            c.execute(statement)

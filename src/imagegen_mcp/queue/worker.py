@@ -1,0 +1,365 @@
+"""Drain the queue: claim due jobs, run each through the one pipeline, renew leases, retry, finish.
+
+One :class:`Worker` runs ``concurrency`` jobs at a time. It is started in the server's lifespan
+(one per process; ``IMAGEGEN_MAX_WORKERS`` jobs) and by ``imagegen-mcp worker`` for background or
+cron drains. Several workers may share a queue; the store's leases keep them from running the
+same job twice (see :mod:`imagegen_mcp.jobqueue`), and :mod:`imagegen_mcp.jobfiles` makes a job
+interrupted at any moment converge on its next attempt.
+
+Retries belong to the queue, not the provider: the worker's providers make one try per attempt
+(:func:`queue_settings`), and a retryable failure (429, 5xx, timeout, connection) is queued again
+with ``not_before`` = now + ``Retry-After`` when the provider sent one, else an exponential,
+jittered backoff. Non-retryable failures (400, 401, 402, 403, no image) fail at once.
+
+Shutdown (cancellation): jobs claimed but not started go back to ``queued`` with their attempt
+uncounted; jobs interrupted mid-generation go back to ``queued`` too (their attempt counted), so
+a restart picks them up at once instead of waiting for the lease to expire.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio
+import anyio.to_thread
+from anyio.abc import TaskGroup
+
+from imagegen_mcp.config import Settings
+from imagegen_mcp.errors import ImagegenError, redact
+from imagegen_mcp.models import GenerateRequest, dump
+from imagegen_mcp.pipeline import LintOptions, Services, generate
+from imagegen_mcp.queue import files as jobfiles
+from imagegen_mcp.queue.sqlite import Job, JobQueue, make_owner
+
+log = logging.getLogger("imagegen_mcp.worker")
+
+MAX_RETRY_AFTER_S = 3600.0
+EventFn = Callable[[str, Job], Awaitable[None]]
+
+
+class Notifier:
+    """A wake-up signal without lost wake-ups: wait on the generation you saw before looking."""
+
+    def __init__(self) -> None:
+        self.generation = 0
+        self._event: anyio.Event | None = None
+
+    def notify(self) -> None:
+        self.generation += 1
+        if self._event is not None:
+            self._event.set()
+            self._event = None
+
+    async def wait(self, seen: int, timeout: float) -> None:
+        if self.generation != seen or timeout <= 0:
+            return
+        if self._event is None:
+            self._event = anyio.Event()
+        event = self._event
+        with anyio.move_on_after(timeout):
+            await event.wait()
+
+
+@dataclass
+class WorkerStats:
+    started: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    retried: int = 0
+    released: int = 0
+    lost: int = 0
+    cost_usd: float = 0.0
+
+
+@dataclass
+class _Active:
+    job: Job
+    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    phase: str = "claimed"  # claimed → generating → placing → finishing
+
+
+def queue_settings(settings: Settings) -> Settings:
+    """A worker's settings: its providers make one try per attempt, because the queue schedules retries.
+
+    Open the worker's services with these (``open_services(queue_settings(settings))``): the provider
+    instances are the worker's own, so ``generate_image`` keeps its inline retries.
+    """
+    return dataclasses.replace(settings, max_attempts=1)
+
+
+class Worker:
+    def __init__(
+        self,
+        services: Services,
+        queue: JobQueue,
+        *,
+        concurrency: int = 2,
+        max_jobs: int | None = None,
+        once: bool = False,
+        poll_interval_s: float = 1.0,
+        heartbeat_interval_s: float | None = None,
+        backoff_s: float | None = None,
+        max_backoff_s: float = 300.0,
+        housekeeping_interval_s: float = 10.0,
+        wake: Notifier | None = None,
+        on_event: EventFn | None = None,
+    ) -> None:
+        self.services = services
+        self.settings = services.settings
+        self.queue = queue
+        self.concurrency = max(1, concurrency)
+        self.max_jobs = max_jobs
+        self.once = once
+        self.poll_interval_s = poll_interval_s
+        self.heartbeat_interval_s = heartbeat_interval_s or max(0.2, queue.orphan_timeout_s / 3)
+        self.backoff_s = self.settings.retry_backoff_s if backoff_s is None else backoff_s
+        self.max_backoff_s = max_backoff_s
+        self.housekeeping_interval_s = housekeeping_interval_s
+        self.wake = wake or Notifier()
+        self.on_event = on_event
+        self.owner = make_owner()
+        self.stats = WorkerStats()
+        self.output_dir = self.settings.output_dir.resolve()
+        self._active: dict[str, _Active] = {}
+        self._last_housekeeping = 0.0
+
+    @property
+    def running(self) -> int:
+        """Jobs this worker is running right now (not counting ones already finishing)."""
+        return sum(1 for a in self._active.values() if a.phase != "finishing")
+
+    # ------------------------------------------------------------------ loop
+
+    async def run(self) -> WorkerStats:
+        """Drain until cancelled (or, with ``once``, until nothing is left; or after ``max_jobs``)."""
+        await self._housekeeping()
+        beats = anyio.CancelScope()
+
+        async def heartbeats() -> None:
+            with beats:
+                await self._heartbeats()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(heartbeats)
+            await self._drain(tg)
+            beats.cancel()  # jobs still writing their receipts finish before the group exits
+        await self._housekeeping()
+        return self.stats
+
+    async def _drain(self, tg: TaskGroup) -> None:
+        while True:
+            seen = self.wake.generation
+            budget = self.concurrency - len(self._active)
+            if self.max_jobs is not None:
+                budget = min(budget, self.max_jobs - self.stats.started)
+                if budget <= 0 and not self._active and self.stats.started >= self.max_jobs:
+                    return
+            claimed: list[Job] = []
+            if budget > 0:
+                try:
+                    claimed = await anyio.to_thread.run_sync(self.queue.claim, self.owner, budget)
+                except ImagegenError as exc:
+                    log.warning("could not claim jobs: %s", exc)
+            for job in claimed:
+                self._start(tg, job)
+            timeout = self.poll_interval_s
+            if budget > 0 and not claimed:
+                if not self._active:
+                    await self._housekeeping(throttle=True)
+                count, due = await anyio.to_thread.run_sync(self.queue.pending)
+                if self.once and count == 0 and not self._active:
+                    return
+                if due is not None:  # a retry waiting for its time: wake when it is due
+                    timeout = min(timeout, max(0.01, due - self.queue.clock()))
+            await self.wake.wait(seen, timeout)
+
+    def _start(self, tg: TaskGroup, job: Job) -> None:
+        stale = self._active.get(job.job_id)
+        if stale is not None:  # its lease expired (heartbeats stalled) and this worker claimed it again
+            stale.scope.cancel()
+        active = _Active(job)
+        self._active[job.job_id] = active
+        self.stats.started += 1
+        tg.start_soon(self._run_job, active, name=f"job {job.job_id}")
+
+    async def _heartbeats(self) -> None:
+        while True:
+            await anyio.sleep(self.heartbeat_interval_s)
+            jobs = [a.job for a in self._active.values()]
+            if not jobs:
+                continue
+            ids = [j.job_id for j in jobs]
+            try:
+                held = await anyio.to_thread.run_sync(self.queue.heartbeat, jobs)
+            except ImagegenError as exc:
+                log.warning("lease heartbeat failed (will retry): %s", exc)
+                continue
+            for job_id in set(ids) - held:
+                active = self._active.get(job_id)
+                if active is not None and active.phase != "finishing":
+                    log.warning("lost the lease on %s (heartbeats stalled); abandoning it", job_id)
+                    active.scope.cancel()
+
+    # ------------------------------------------------------------------ one job
+
+    async def _run_job(self, active: _Active) -> None:
+        job = active.job
+        try:
+            with active.scope:
+                await self._emit("started", job)
+                await self._execute(active)
+            if active.scope.cancelled_caught:
+                self.stats.lost += 1
+        except ImagegenError as exc:  # the queue itself failed (disk, database): the lease will expire
+            log.error(
+                "%s: could not record the outcome (%s); it will be retried after its lease expires", job.job_id, exc
+            )
+        except anyio.get_cancelled_exc_class():
+            with anyio.CancelScope(shield=True):
+                try:
+                    started = active.phase != "claimed"
+                    if await anyio.to_thread.run_sync(lambda: self.queue.release(job, started=started)):
+                        self.stats.released += 1
+                except Exception:  # never mask the cancellation
+                    log.exception("could not release %s on shutdown; its lease will expire", job.job_id)
+            raise
+        finally:
+            if self._active.get(job.job_id) is active:
+                del self._active[job.job_id]
+            self.wake.notify()
+
+    async def _execute(self, active: _Active) -> None:
+        job = active.job
+        spec = job.spec
+        stage = jobfiles.staging_dir(self.output_dir, job.job_id)
+        try:
+            request = GenerateRequest(**{**spec["request"], "out": jobfiles.staging_out(job.job_id), "overwrite": True})
+            provider = request.provider or self.settings.provider
+            result = await anyio.to_thread.run_sync(jobfiles.recover, self.output_dir, stage, provider)
+            if result is None:
+                await anyio.to_thread.run_sync(jobfiles.clean_partial, stage)
+                await anyio.to_thread.run_sync(jobfiles.prepare, stage)
+                active.phase = "generating"
+                generated = await generate(self.services, request, lint_options=LintOptions(**spec.get("lint", {})))
+                result = dump(generated)
+                await anyio.to_thread.run_sync(jobfiles.write_sidecar, stage, result)
+            else:
+                log.info("%s: adopting the image a previous attempt already made", job.job_id)
+            active.phase = "placing"
+            overwrite = bool(spec["request"].get("overwrite", False))
+            placed = await anyio.to_thread.run_sync(
+                lambda: jobfiles.place(self.output_dir, job.job_id, job.target, result, overwrite=overwrite)
+            )
+        except ImagegenError as exc:
+            await self._failed(active, exc)
+            return
+        except Exception as exc:
+            log.exception("%s: unexpected error", job.job_id)
+            err = ImagegenError(
+                f"unexpected error while running the job ({exc.__class__.__name__})",
+                "see the server or worker log; enqueue again with a new request_id",
+                code="internal_error",
+            )
+            await self._failed(active, err)
+            return
+        active.phase = "finishing"
+        cost = placed.get("cost_usd")
+        done = await anyio.to_thread.run_sync(
+            self.queue.succeed, job, placed, cost if isinstance(cost, int | float) else None
+        )
+        if done is None:
+            log.warning("%s finished after its lease was lost; another worker owns it now", job.job_id)
+            self.stats.lost += 1
+            return
+        self.stats.succeeded += 1
+        self.stats.cost_usd += cost if isinstance(cost, int | float) else 0.0
+        self._free_slot(active)
+        await self._finished(done, stage)
+
+    async def _failed(self, active: _Active, exc: ImagegenError) -> None:
+        job = active.job
+        active.phase = "finishing"
+        error = {**exc.to_dict(), "error_class": type(exc).__name__}
+        error["message"] = redact(error["message"], self.settings.secrets())
+        generation_id = getattr(exc, "generation_id", None)
+        if generation_id:
+            error["generation_id"] = generation_id
+        billed = getattr(exc, "cost_usd", None)  # e.g. a refusal that was still billed
+        retry_at = None
+        if exc.retryable:
+            if job.attempts < job.max_attempts:
+                retry_at = self.queue.clock() + self.backoff(job.attempts, getattr(exc, "retry_after", None))
+            else:
+                error["message"] += f" (gave up after {job.attempts} attempts)"
+        updated = await anyio.to_thread.run_sync(
+            lambda: self.queue.fail(
+                job, error, retry_at=retry_at, cost_usd=billed if isinstance(billed, float) else None
+            )
+        )
+        self._free_slot(active)
+        if updated is None:
+            self.stats.lost += 1
+        elif updated.status == "queued":
+            self.stats.retried += 1
+            self.stats.cost_usd += billed if isinstance(billed, float) else 0.0
+            log.info("%s: attempt %d failed (%s); retrying at %.1f", job.job_id, job.attempts, exc.code, retry_at or 0)
+            await self._emit("retry", updated)
+        else:
+            self.stats.failed += 1
+            self.stats.cost_usd += billed if isinstance(billed, float) else 0.0
+            await self._finished(updated, jobfiles.staging_dir(self.output_dir, job.job_id))
+
+    def _free_slot(self, active: _Active) -> None:
+        """The outcome is committed: let the next job start while this one writes its receipt."""
+        if self._active.get(active.job.job_id) is active:
+            del self._active[active.job.job_id]
+        self.wake.notify()
+
+    def backoff(self, attempt: int, retry_after: float | None) -> float:
+        """Seconds before the next attempt: ``Retry-After`` when given, else 1x, 2x, 4x … jittered."""
+        if retry_after is not None:
+            return min(max(0.0, retry_after), MAX_RETRY_AFTER_S)
+        base = min(self.max_backoff_s, self.backoff_s * 2.0 ** (attempt - 1))
+        return float(base * random.uniform(0.5, 1.5))
+
+    async def _finished(self, job: Job, stage: Path) -> None:
+        try:
+            await anyio.to_thread.run_sync(self.queue.write_receipt, job)
+        except ImagegenError as exc:
+            log.warning("%s: receipt not written yet (%s); housekeeping will retry", job.job_id, exc)
+        await anyio.to_thread.run_sync(jobfiles.discard, stage)
+        await self._emit(job.status, job)
+
+    async def _emit(self, kind: str, job: Job) -> None:
+        if self.on_event is None:
+            return
+        try:
+            await self.on_event(kind, job)
+        except Exception:
+            log.exception("queue event handler failed for %s", job.job_id)
+
+    # ------------------------------------------------------------------ housekeeping
+
+    async def _housekeeping(self, *, throttle: bool = False) -> None:
+        """Write receipts a crash interrupted, and remove staging folders of finished jobs."""
+        now = time.monotonic()
+        if throttle and now - self._last_housekeeping < self.housekeeping_interval_s:
+            return
+        self._last_housekeeping = now
+        try:
+            await anyio.to_thread.run_sync(self._housekeep)
+        except ImagegenError as exc:
+            log.warning("queue housekeeping failed (will retry): %s", exc)
+
+    def _housekeep(self) -> None:
+        while pending := self.queue.pending_receipts():
+            for job in pending:
+                self.queue.write_receipt(job)
+        jobfiles.sweep(self.output_dir, self.queue.finished_map, min_age_s=max(3600.0, self.queue.orphan_timeout_s))
+        self.queue.sweep_temp_files()

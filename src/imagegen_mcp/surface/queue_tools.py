@@ -1,0 +1,407 @@
+"""The queue's MCP surface: ``enqueue_images``, ``queue_status``, ``imagegen://jobs/{job_id}``.
+
+:func:`register_queue_tools` adds them to a server and returns the :class:`QueueRuntime` that the
+server's lifespan enters (``async with runtime.running(services)``) to run the queue worker.
+
+One worker per server object: the SSE transport runs the lifespan once per connection, so each
+lifespan waits on one lock and only the holder runs the worker; when its connection closes the
+next waiting lifespan takes over. When a job changes state, subscribers get
+``notifications/resources/updated`` for ``imagegen://jobs/{job_id}``: 2026 clients through
+``subscriptions/listen`` (the SDK's subscription bus), legacy clients through
+``resources/subscribe`` (served here; the SDK does not implement it for ``MCPServer``).
+Notifications come from the worker in this process; jobs finished by another process are seen by
+``queue_status`` but not pushed.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import anyio
+import anyio.to_thread
+from mcp.server import ServerRequestContext
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp.server.subscriptions import ResourceUpdated, SubscriptionBus
+from mcp.types import (
+    Annotations,
+    CallToolResult,
+    ContentBlock,
+    EmptyResult,
+    ImageContent,
+    ResourceLink,
+    SubscribeRequestParams,
+    TextContent,
+    ToolAnnotations,
+    UnsubscribeRequestParams,
+)
+from pydantic import Field
+
+from imagegen_mcp.config import Settings
+from imagegen_mcp.errors import ImagegenError, redact
+from imagegen_mcp.imaging import previews
+from imagegen_mcp.models import ReturnImage
+from imagegen_mcp.pipeline import Services, open_services
+from imagegen_mcp.queue import ops as queue_ops
+from imagegen_mcp.queue.models import MAX_COUNT, MAX_REQUEST_ID, EnqueueResult, QueueStatusResult
+from imagegen_mcp.queue.sqlite import Job, JobQueue
+from imagegen_mcp.queue.worker import Notifier, Worker, queue_settings
+from imagegen_mcp.surface import params
+
+log = logging.getLogger("imagegen_mcp.queue")
+
+Ctx = Context[Services, Any]
+MAX_WAIT_S = 300.0
+POLL_S = 0.5
+MAX_PREVIEW_REQUESTS = 4
+WORKER_RESTART_S = 5.0
+
+ENQUEUE_DESCRIPTION = """\
+Queue images to be made in the background and return at once with a request id and job ids.
+
+Use this for several images, or slow models: hosts cancel tool calls after about a minute. Each of
+the `count` images is one job, saved as <out_dir>/<prefix>-01.png, -02, ... (suffix = real format),
+with <prefix>-manifest.json beside them. Follow the jobs with queue_status (request_id, wait_s).
+Pass request_id to make retries safe: the same id with the same arguments returns the same jobs and
+is never billed twice; the same id with different arguments is refused. With baseline_image, makes
+`count` variants of it (start_index continues an earlier batch's numbering; variant_notes add a
+per-variant change). Costs money per image unless provider=placeholder. Data sent to the provider:
+the prompt, the options, and the baseline image if given (a local file only with
+confirm_external_upload=true)."""
+
+STATUS_DESCRIPTION = """\
+Report queued jobs: by job_ids, by request_id, or the most recent ones. Per job: status (queued,
+running, succeeded, failed), attempts, timings, cost, the saved files (a resource link each), and
+for failures the message and the fix. One contact-sheet preview per request shows its finished
+images. wait_s long-polls: the call returns as soon as every job asked about has finished (or
+after wait_s seconds), sending progress meanwhile. Keep wait_s under ~50 for hosts that cancel
+calls after a minute, and call again to keep waiting."""
+
+
+class QueueRuntime:
+    """Process-wide queue state for one server: the store, the wake-up signal, subscribers."""
+
+    def __init__(self, settings: Settings, bus: SubscriptionBus | None = None, *, run_worker: bool = True) -> None:
+        self.settings = settings
+        self.bus = bus
+        self.run_worker = run_worker
+        self.wake = Notifier()
+        self.worker: Worker | None = None
+        self.subscribers: dict[str, list[Any]] = {}
+        self._queue: JobQueue | None = None
+        self._open_lock = anyio.Lock()
+        self._leader = anyio.Lock()
+
+    async def queue(self) -> JobQueue:
+        async with self._open_lock:
+            if self._queue is None:
+                store = JobQueue(self.settings.queue_dir, orphan_timeout_s=self.settings.orphan_timeout_s)
+                self._queue = await anyio.to_thread.run_sync(store.open)
+            return self._queue
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[QueueRuntime]:
+        """Run the worker (when this lifespan wins the lock) for as long as the context is open."""
+        async with anyio.create_task_group() as tg:
+            if self.run_worker:
+                tg.start_soon(self._worker_slot)
+            try:
+                yield self
+            finally:
+                tg.cancel_scope.cancel()
+
+    async def _worker_slot(self) -> None:
+        # Let the host's first requests (initialize, tools/list) be answered before the worker opens
+        # the database and sweeps staging: on 2 cores that start-up work competes with them.
+        await anyio.sleep(WORKER_START_DELAY_S)
+        async with self._leader:
+            try:
+                queue = await self.queue()
+            except ImagegenError as exc:
+                log.warning("the queue worker is not running: %s", exc)
+                return
+            while True:  # a worker that fails unexpectedly is restarted; its leases expire meanwhile
+                try:
+                    async with open_services(queue_settings(self.settings)) as services:
+                        self.worker = Worker(
+                            services, queue, concurrency=self.settings.max_workers, wake=self.wake,
+                            on_event=self.on_event,
+                        )  # fmt: skip
+                        await self.worker.run()
+                except Exception:
+                    log.exception("the queue worker failed; restarting it in %.0f s", WORKER_RESTART_S)
+                finally:
+                    self.worker = None
+                await anyio.sleep(WORKER_RESTART_S)
+
+    async def on_event(self, kind: str, job: Job) -> None:
+        """A job changed state: wake long-polls and tell subscribers."""
+        self.wake.notify()
+        uri = job_uri(job.job_id)
+        if self.bus is not None:
+            await self.bus.publish(ResourceUpdated(uri=uri))
+        for session in list(self.subscribers.get(uri, ())):
+            try:
+                await session.send_resource_updated(uri)
+            except Exception:  # the connection has gone
+                self.subscribers[uri].remove(session)
+
+
+WORKER_START_DELAY_S = 0.5
+
+
+def job_uri(job_id: str) -> str:
+    return f"imagegen://jobs/{job_id}"
+
+
+def register_queue_tools(mcp: MCPServer[Any], settings: Settings, bus: SubscriptionBus | None = None) -> QueueRuntime:
+    """Add ``enqueue_images``, ``queue_status`` and the job resource; return the runtime to run."""
+    runtime = QueueRuntime(settings, bus)
+
+    def refuse(exc: ImagegenError) -> ToolError:
+        return ToolError(redact(str(exc), settings.secrets()))
+
+    async def open_queue() -> JobQueue:
+        try:
+            return await runtime.queue()
+        except ImagegenError as exc:
+            raise refuse(exc) from None
+
+    @mcp.tool(
+        title="Enqueue images",
+        description=ENQUEUE_DESCRIPTION,
+        annotations=ToolAnnotations(
+            title="Enqueue images",
+            read_only_hint=False,
+            destructive_hint=False,
+            idempotent_hint=False,
+            open_world_hint=True,
+        ),
+    )
+    async def enqueue_images(
+        ctx: Ctx,
+        prompt: params.Prompt,
+        count: Annotated[int, Field(ge=1, le=MAX_COUNT, description="How many images: one job each, each billed")] = 1,
+        request_id: Annotated[
+            str | None,
+            Field(
+                min_length=1,
+                max_length=MAX_REQUEST_ID,
+                description="Idempotency key (letters, digits, . _ : @ -): retrying with it never pays twice",
+            ),
+        ] = None,
+        out_dir: Annotated[
+            str, Field(max_length=1024, description="Directory relative to the output directory (or absolute inside)")
+        ] = "",
+        prefix: Annotated[
+            str | None,
+            Field(min_length=1, max_length=80, description="File names <prefix>-01.png ...; default: date + prompt"),
+        ] = None,
+        start_index: Annotated[
+            int, Field(ge=1, le=9999, description="First number in the file names, to continue an earlier batch")
+        ] = 1,
+        variant_notes: Annotated[
+            list[Annotated[str, Field(min_length=1, max_length=500)]] | None,
+            Field(max_length=16, description="Per-variant deltas: note i is added to image i's prompt"),
+        ] = None,
+        model: params.Model = None,
+        image_size: params.Size = None,
+        aspect_ratio: params.Aspect = None,
+        surface: params.SurfaceArg = "auto",
+        provider: params.ProviderArg = None,
+        overwrite: Annotated[bool, Field(description="Replace existing files with the same names")] = False,
+        clarify_hints: params.ClarifyHints = True,
+        strict_clarify: params.StrictClarify = False,
+        allow_no_baseline_on_edit_intent: params.AllowNoBaseline = False,
+        baseline_image: params.BaselineImage = None,
+        baseline_source_kind: params.BaselineKind = "explicit_path_or_url",
+        confirm_external_upload: params.ConfirmUpload = False,
+        variation_strength: params.Variation = None,
+        must_keep: params.MustKeep | None = None,
+        lock_palette: params.LockPalette = None,
+        lock_composition: params.LockComposition = None,
+    ) -> Annotated[CallToolResult, EnqueueResult]:
+        services: Services = ctx.request_context.lifespan_context
+        queue = await open_queue()
+        try:
+            req = queue_ops.parse_request(
+                prompt=prompt, count=count, request_id=request_id, out_dir=out_dir, prefix=prefix, model=model,
+                start_index=start_index, variant_notes=variant_notes or [],
+                image_size=image_size, aspect_ratio=aspect_ratio, surface=surface, provider=provider,
+                overwrite=overwrite, clarify_hints=clarify_hints, strict_clarify=strict_clarify,
+                allow_no_baseline_on_edit_intent=allow_no_baseline_on_edit_intent, baseline_image=baseline_image,
+                baseline_source_kind=baseline_source_kind, confirm_external_upload=confirm_external_upload,
+                variation_strength=variation_strength, must_keep=must_keep or [], lock_palette=lock_palette,
+                lock_composition=lock_composition,
+            )  # fmt: skip
+            result = await queue_ops.enqueue(services, queue, req)
+        except ImagegenError as exc:
+            raise refuse(exc) from None
+        runtime.wake.notify()
+        links: list[ContentBlock] = [TextContent(type="text", text=queue_ops.enqueue_summary(result))]
+        links += [
+            ResourceLink(type="resource_link", name=j.job_id, title=f"job {j.index:02d}", uri=job_uri(j.job_id),
+                         mime_type="application/json", description=f"status of the job that writes {j.out}.*")
+            for j in result.jobs
+        ]  # fmt: skip
+        return CallToolResult(content=links, structured_content=result.model_dump(mode="json"))
+
+    @mcp.tool(
+        title="Queue status",
+        description=STATUS_DESCRIPTION,
+        annotations=ToolAnnotations(
+            title="Queue status",
+            read_only_hint=True,
+            destructive_hint=False,
+            idempotent_hint=True,
+            open_world_hint=False,
+        ),
+    )
+    async def queue_status(
+        ctx: Ctx,
+        job_ids: Annotated[
+            list[str] | None, Field(max_length=100, description="Job ids from enqueue_images (up to 100)")
+        ] = None,
+        request_id: Annotated[
+            str | None, Field(min_length=1, max_length=MAX_REQUEST_ID, description="All jobs of one request")
+        ] = None,
+        limit: Annotated[int, Field(ge=1, le=100, description="How many recent jobs, when no ids are given")] = 20,
+        wait_s: Annotated[
+            float, Field(ge=0, le=MAX_WAIT_S, description="Wait up to this long for the jobs to finish (0: answer now)")
+        ] = 0,
+        return_image: Annotated[
+            ReturnImage, Field(description="preview: a contact sheet of finished images; none: links only")
+        ] = "preview",
+    ) -> Annotated[CallToolResult, QueueStatusResult]:
+        queue = await open_queue()
+        started = time.monotonic()
+
+        def look(ids: list[str] | None = job_ids, request: str | None = request_id) -> QueueStatusResult:
+            return queue_ops.status(settings, queue, job_ids=ids, request_id=request, limit=limit)
+
+        try:
+            result = await anyio.to_thread.run_sync(look)
+            if wait_s > 0 and not result.finished:
+                ids = [v.job_id for v in result.jobs]
+                await wait_for(runtime, queue, ids, wait_s, ctx)
+                result = await anyio.to_thread.run_sync(lambda: look(ids, None))
+                result.waited_s = round(time.monotonic() - started, 3)
+            content = await anyio.to_thread.run_sync(render_status, result, return_image == "preview")
+        except ImagegenError as exc:
+            raise refuse(exc) from None
+        return CallToolResult(content=content, structured_content=result.model_dump(mode="json"))
+
+    @mcp.resource(
+        "imagegen://jobs/{job_id}",
+        name="job",
+        title="Queued job",
+        description="One queued job: status, attempts, timings, cost, files, error (subscribe for updates)",
+        mime_type="application/json",
+    )
+    async def job_resource(job_id: str) -> dict[str, Any]:
+        try:
+            queue = await runtime.queue()
+            result = await anyio.to_thread.run_sync(lambda: queue_ops.status(settings, queue, job_ids=[job_id]).jobs[0])
+        except ImagegenError as exc:
+            raise ResourceError(redact(str(exc), settings.secrets())) from None
+        return result.model_dump(mode="json")
+
+    register_legacy_subscriptions(mcp, runtime)
+    return runtime
+
+
+async def wait_for(runtime: QueueRuntime, queue: JobQueue, ids: list[str], wait_s: float, ctx: Ctx) -> None:
+    """Return when every job in ``ids`` has finished or ``wait_s`` passed; report progress meanwhile."""
+    started = time.monotonic()
+    total = len(ids)
+    last_done = -1
+    last_report = 0.0
+    interval = runtime.settings.progress_interval_s
+    while True:
+        seen = runtime.wake.generation
+        unfinished = await anyio.to_thread.run_sync(queue.unfinished_ids, ids)
+        done = total - len(unfinished)
+        now = time.monotonic()
+        elapsed = now - started
+        if done != last_done or now - last_report >= interval:
+            # Absolute and increasing: whole jobs finished, plus the share of the wait used so far.
+            await ctx.report_progress(done + elapsed / (wait_s + 1), total, f"{done}/{total} jobs finished")
+            last_done, last_report = done, now
+        if not unfinished or elapsed >= wait_s:
+            return
+        await runtime.wake.wait(seen, min(POLL_S, interval, wait_s - elapsed))
+
+
+def render_status(result: QueueStatusResult, with_preview: bool) -> list[ContentBlock]:
+    """Summary text, a link per saved file, and one bounded contact sheet per request (in a thread)."""
+    blocks: list[ContentBlock] = [TextContent(type="text", text=queue_ops.status_summary(result))]
+    groups: dict[str, list[Path]] = {}
+    for view in result.jobs:
+        for img in view.images:
+            blocks.append(
+                ResourceLink(
+                    type="resource_link",
+                    name=Path(img.path).name,
+                    title=img.path,
+                    uri=img.uri,
+                    mime_type=img.mime_type,
+                    size=img.bytes,
+                    description=f"job {view.job_id}: {img.width}x{img.height} full-size file at {img.path}",
+                )
+            )
+            groups.setdefault(view.request_id, []).append(Path(img.path))
+    if not with_preview or not groups:
+        return blocks
+    shown = list(groups.items())[:MAX_PREVIEW_REQUESTS]
+    budget = previews.PREVIEW_BUDGET_BYTES // len(shown)
+    for request_id, paths in shown:
+        datas = []
+        for p in paths[:MAX_COUNT]:
+            try:
+                datas.append(p.read_bytes())
+            except OSError:
+                continue  # moved or deleted since: the link still says where it was
+        if not datas:
+            continue
+        data = (
+            previews.preview(datas[0], budget=budget)
+            if len(datas) == 1
+            else previews.contact_sheet(datas, budget=budget)
+        )
+        blocks.append(
+            ImageContent(
+                type="image",
+                data=base64.b64encode(data).decode(),
+                mime_type="image/jpeg",
+                annotations=Annotations(audience=["user", "assistant"]),
+                _meta={"imagegen/request_id": request_id, "imagegen/images": len(datas)},
+            )
+        )
+    return blocks
+
+
+def register_legacy_subscriptions(mcp: MCPServer[Any], runtime: QueueRuntime) -> None:
+    """Serve ``resources/subscribe`` for legacy clients (mcp-sdk-v2.md §9; a private SDK seam)."""
+
+    async def on_subscribe(ctx: ServerRequestContext[Any], params: SubscribeRequestParams) -> EmptyResult:
+        sessions = runtime.subscribers.setdefault(str(params.uri), [])
+        if ctx.session not in sessions:
+            sessions.append(ctx.session)
+        return EmptyResult()
+
+    async def on_unsubscribe(ctx: ServerRequestContext[Any], params: UnsubscribeRequestParams) -> EmptyResult:
+        sessions = runtime.subscribers.get(str(params.uri), [])
+        if ctx.session in sessions:
+            sessions.remove(ctx.session)
+        return EmptyResult()
+
+    lowlevel = getattr(mcp, "_lowlevel_server", None)
+    if lowlevel is not None:
+        lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, on_subscribe)
+        lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, on_unsubscribe)

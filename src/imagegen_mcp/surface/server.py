@@ -1,0 +1,340 @@
+"""The MCP surface: tools and resources, kept thin over the pipeline.
+
+Every tool turns project errors into ``ToolError`` (``isError: true``, the message and the fix)
+and never lets a traceback or a secret through. Services (HTTP client, providers) are built once
+in the lifespan and reached through the tool's ``Context``.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import anyio
+import anyio.to_thread
+from mcp.server.lowlevel.helper_types import ReadResourceContents
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp.server.subscriptions import InMemorySubscriptionBus
+from mcp.types import (
+    Annotations,
+    CallToolResult,
+    ContentBlock,
+    ImageContent,
+    ResourceLink,
+    TextContent,
+    ToolAnnotations,
+)
+from pydantic import Field, ValidationError
+
+from imagegen_mcp import __version__
+from imagegen_mcp.config import Settings
+from imagegen_mcp.errors import ImagegenError, redact
+from imagegen_mcp.imaging import codec, previews
+from imagegen_mcp.models import (
+    GenerateRequest,
+    GenerateResult,
+    PreflightReport,
+    ReturnImage,
+    dump,
+    problems,
+)
+from imagegen_mcp.pipeline import LintOptions, Services, generate, open_services
+from imagegen_mcp.storage import local as store
+from imagegen_mcp.surface import params
+from imagegen_mcp.surface.preflight import run_preflight
+from imagegen_mcp.surface.queue_tools import register_queue_tools
+
+log = logging.getLogger("imagegen_mcp")
+
+INSTRUCTIONS = """\
+Make images with generate_image (one call, waits for the provider, returns a small preview you can
+see plus the absolute path of each full-size file). Call preflight first if anything fails: it says
+what is missing and how to fix it. Generating costs money (cost_usd is in every result); dry_run=true
+checks a request and shows prompt hints without generating. Prompt hints (hints[]) say how to make a
+prompt clearer; follow their fixes before retrying a disappointing result. For several images or a slow
+model, use enqueue_images (returns at once with job ids) and follow it with queue_status (wait_s)."""
+
+GENERATE_DESCRIPTION = """\
+Generate images from a prompt, save the full-size files, and return a small preview.
+
+The result has a one-line summary with each absolute file path, a preview image (long edge <= 1024
+px), a resource link per saved file, and structured content with paths, sizes, model, generation id,
+cost in USD, elapsed time and prompt hints. Costs money unless dry_run=true or provider=placeholder.
+With baseline_image it edits that image (rails keep the change small).
+Data sent to the provider: the prompt, the generation options, and the baseline image if one is given
+(a local file only with confirm_external_upload=true); nothing else."""
+
+PREFLIGHT_DESCRIPTION = """\
+Check that images can be generated: API key present and valid (with its remaining limit), default
+model exists and outputs images, output and queue directories writable, image codecs available.
+Every failing check has a copy-paste fix; a failing report is a normal result with ok=false."""
+
+Ctx = Context[Services, Any]
+
+
+class ImagegenServer(MCPServer[Services]):
+    """``MCPServer`` whose image resources carry each file's real MIME type."""
+
+    async def read_resource(self, uri: Any, context: Any = None) -> Any:
+        contents = await super().read_resource(uri, context)
+        if not str(uri).startswith("imagegen://images/") or not isinstance(contents, Iterable):
+            return contents
+        fixed = []
+        for item in contents:
+            assert isinstance(item, ReadResourceContents)
+            mime = codec.sniff(item.content) if isinstance(item.content, bytes) else item.mime_type
+            fixed.append(ReadResourceContents(content=item.content, mime_type=mime, meta=item.meta))
+        return fixed
+
+
+def build_server(settings: Settings | None = None, *, on_closed: Callable[[], None] | None = None) -> ImagegenServer:
+    """The server, with settings from the environment unless given (tests pass their own).
+
+    ``on_closed`` is called once the lifespan's services are closed (the stdio runner uses it to
+    exit promptly after a signal instead of waiting on the SDK's stdin thread).
+    """
+    settings = settings or Settings.from_env()
+    bus = InMemorySubscriptionBus()  # job updates reach 2026 listen streams (legacy: queue_tools)
+    shared = SharedServices(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[Services]) -> AsyncIterator[Services]:
+        try:
+            async with shared.use() as services, queue.running():
+                log.info("imagegen-mcp ready: provider=%s output_dir=%s", settings.provider, settings.output_dir)
+                yield services
+        finally:
+            if on_closed is not None:
+                on_closed()
+
+    auth: dict[str, Any] = {}
+    if settings.mcp_token:  # HTTP transports only; imported lazily to keep stdio start-up lean
+        from imagegen_mcp.surface.auth import server_auth_kwargs
+
+        auth = server_auth_kwargs(settings.mcp_token)
+    mcp = ImagegenServer(
+        name="imagegen",
+        title="Image generation",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        lifespan=lifespan,
+        subscriptions=bus,
+        **auth,
+    )
+    register(mcp, settings)
+    queue = register_queue_tools(mcp, settings, bus)  # enqueue_images, queue_status, imagegen://jobs/{id}
+    return mcp
+
+
+class SharedServices:
+    """One :class:`Services` per process, however often the lifespan runs.
+
+    stdio and Streamable HTTP run the lifespan once; SSE runs it once per connection. Every
+    connection must share one provider client (and the queue runtime guards its single worker the
+    same way), so the first entry opens the services and the last exit closes them.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._users = 0
+        self._lock = anyio.Lock()
+        self._stack: AsyncExitStack | None = None
+        self._services: Services | None = None
+
+    @asynccontextmanager
+    async def use(self) -> AsyncIterator[Services]:
+        async with self._lock:
+            if self._services is None:
+                stack = AsyncExitStack()
+                self._services = await stack.enter_async_context(open_services(self.settings))
+                self._stack = stack
+            self._users += 1
+            services = self._services
+        try:
+            yield services
+        finally:
+            with anyio.CancelScope(shield=True):
+                async with self._lock:
+                    self._users -= 1
+                    if self._users == 0 and self._stack is not None:
+                        stack, self._stack, self._services = self._stack, None, None
+                        await stack.aclose()
+
+
+def tool_error(exc: ImagegenError, settings: Settings) -> ToolError:
+    return ToolError(redact(str(exc), settings.secrets()))
+
+
+def register(mcp: ImagegenServer, settings: Settings) -> None:
+    @mcp.tool(
+        title="Generate image",
+        description=GENERATE_DESCRIPTION,
+        annotations=ToolAnnotations(
+            title="Generate image",
+            read_only_hint=False,
+            destructive_hint=False,
+            idempotent_hint=False,
+            open_world_hint=True,
+        ),
+    )
+    async def generate_image(
+        ctx: Ctx,
+        prompt: params.Prompt,
+        model: params.Model = None,
+        image_size: params.Size = None,
+        aspect_ratio: params.Aspect = None,
+        n: Annotated[int, Field(ge=1, le=4, description="How many images (each is billed)")] = 1,
+        out: Annotated[
+            str | None,
+            Field(
+                max_length=1024,
+                description="File path relative to the output directory (or absolute inside it); "
+                "a trailing / names a directory that gets generated names",
+            ),
+        ] = None,
+        overwrite: Annotated[bool, Field(description="Replace an existing file at out")] = False,
+        return_image: Annotated[
+            ReturnImage,
+            Field(description="preview: include a small preview image; none: paths and links only"),
+        ] = "preview",
+        dry_run: Annotated[bool, Field(description="Validate and lint only: nothing is sent or charged")] = False,
+        surface: params.SurfaceArg = "auto",
+        provider: params.ProviderArg = None,
+        clarify_hints: params.ClarifyHints = True,
+        strict_clarify: params.StrictClarify = False,
+        allow_no_baseline_on_edit_intent: params.AllowNoBaseline = False,
+        baseline_image: params.BaselineImage = None,
+        baseline_source_kind: params.BaselineKind = "explicit_path_or_url",
+        confirm_external_upload: params.ConfirmUpload = False,
+        variation_strength: params.Variation = None,
+        must_keep: params.MustKeep | None = None,
+        lock_palette: params.LockPalette = None,
+        lock_composition: params.LockComposition = None,
+    ) -> Annotated[CallToolResult, GenerateResult]:
+        services: Services = ctx.request_context.lifespan_context
+        try:
+            request = GenerateRequest(
+                prompt=prompt, model=model, image_size=image_size, aspect_ratio=aspect_ratio, n=n,
+                out=out, overwrite=overwrite, surface=surface, provider=provider,
+                baseline_image=baseline_image, baseline_source_kind=baseline_source_kind,
+                confirm_external_upload=confirm_external_upload, variation_strength=variation_strength,
+                must_keep=must_keep or [], lock_palette=lock_palette, lock_composition=lock_composition,
+            )  # fmt: skip
+        except ValidationError as exc:
+            raise ToolError(f"invalid arguments: {problems(exc)} — correct them and call again") from None
+        options = LintOptions(clarify_hints, strict_clarify, allow_no_baseline_on_edit_intent)
+        try:
+            result = await generate(
+                services, request, dry_run=dry_run, lint_options=options, progress=ctx.report_progress
+            )
+            with_preview = return_image == "preview" and bool(result.images)
+            content = await anyio.to_thread.run_sync(render, result, True) if with_preview else render(result, False)
+        except ImagegenError as exc:
+            raise tool_error(exc, services.settings) from None
+        return CallToolResult(content=content, structured_content=dump(result))
+
+    @mcp.tool(
+        title="Preflight",
+        description=PREFLIGHT_DESCRIPTION,
+        annotations=ToolAnnotations(
+            title="Preflight",
+            read_only_hint=True,
+            destructive_hint=False,
+            idempotent_hint=True,
+            open_world_hint=True,
+        ),
+    )
+    async def preflight(
+        ctx: Ctx,
+        provider: Annotated[str | None, Field(description="Check this provider instead of the default")] = None,
+        model: Annotated[str | None, Field(description="Check this model instead of the default")] = None,
+    ) -> Annotated[CallToolResult, PreflightReport]:
+        services: Services = ctx.request_context.lifespan_context
+        try:
+            report = await run_preflight(services, provider, model)
+        except ImagegenError as exc:
+            raise tool_error(exc, services.settings) from None
+        lines = [report.summary()] + [
+            f"{'ok ' if c.ok else 'FAIL'} {c.name}: {c.detail}" + ("" if c.ok or not c.fix else f" — fix: {c.fix}")
+            for c in report.checks
+        ]
+        text = redact("\n".join(lines), services.settings.secrets())
+        return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=dump(report))
+
+    @mcp.resource(
+        "imagegen://images/{image_id}",
+        name="image",
+        title="Generated image",
+        description="A full-size image this server saved (its bytes unchanged)",
+        mime_type="image/png",
+    )
+    def image_file(image_id: str) -> bytes:
+        try:
+            path = store.path_for_id(settings.output_dir, image_id)
+            return Path(path).read_bytes()
+        except ImagegenError as exc:
+            raise ResourceError(str(exc)) from None
+        except OSError:
+            raise ResourceError(
+                f"no image {image_id} in the output directory — use a uri from a recent result"
+            ) from None
+
+
+def render(result: GenerateResult, with_preview: bool) -> list[ContentBlock]:
+    """Summary text, then a resource link per file, then one bounded preview (runs in a thread)."""
+    blocks: list[ContentBlock] = [TextContent(type="text", text=summary(result))]
+    for img in result.images:
+        blocks.append(
+            ResourceLink(
+                type="resource_link",
+                name=Path(img.path).name,
+                title=img.path,
+                uri=img.uri,
+                mime_type=img.mime_type,
+                size=img.bytes,
+                description=f"{img.width}x{img.height} full-size file at {img.path}",
+            )
+        )
+    if with_preview and result.images:
+        datas = [Path(img.path).read_bytes() for img in result.images]
+        data = previews.preview(datas[0]) if len(datas) == 1 else previews.contact_sheet(datas)
+        blocks.append(
+            ImageContent(
+                type="image",
+                data=base64.b64encode(data).decode(),
+                mime_type="image/jpeg",
+                annotations=Annotations(audience=["user", "assistant"]),
+            )
+        )
+    return blocks
+
+
+def summary(result: GenerateResult) -> str:
+    """One line for the model (and for hosts that cannot show images): what, where, cost, time."""
+    hints = ""
+    if result.hints:
+        # Warnings first: one line must carry what matters; the rest is in structured hints[].
+        ranked = sorted(result.hints, key=lambda h: {"error": 0, "warning": 1, "info": 2}[h.severity])
+        shown = "; ".join(f"[{h.rule}] {h.fix}" for h in ranked[:2] if h.severity != "info") or (
+            f"[{ranked[0].rule}] {ranked[0].fix}"
+        )
+        more = f" (+{len(ranked) - 2} more in hints)" if len(ranked) > 2 else ""
+        hints = f" Prompt hints: {shown}{more}."
+    if result.dry_run:
+        req = result.request
+        where = f" → {req.out_dir}" if req else ""
+        return f"Dry run: would send to {result.provider} model {result.model}{where}; nothing sent or charged.{hints}"
+    files = ", ".join(
+        f"{img.path} ({img.width}x{img.height} {img.mime_type.split('/')[1].upper()})" for img in result.images
+    )
+    cost = f"${result.cost_usd:.4f}" if result.cost_usd is not None else "cost not reported"
+    noun = "image" if len(result.images) == 1 else "images"
+    return (
+        f"Saved {len(result.images)} {noun}: {files} — {result.provider}/{result.model}, {cost}, "
+        f"{result.elapsed_s:.1f} s.{hints}"
+    )

@@ -13,15 +13,17 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from types import MappingProxyType
+from typing import Any
 
 from imagegen_mcp.errors import ConfigError
+from imagegen_mcp.providers.registry import BASE_VARIABLES, BY_NAME, NAMES, SECRET_VARIABLES, is_configured
 
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
 DEFAULT_MODEL = "google/gemini-3.1-flash-image-preview"
-PROVIDERS = ("openrouter", "placeholder")
-
-ProviderName = Literal["openrouter", "placeholder"]
+PROVIDERS = NAMES
+# Keys an IMAGEGEN_CONFIG file may hold (keys stay in the environment: a config file gets shared).
+CONFIG_KEYS = frozenset({"provider", "model", "preferred", "blocked", "weights", "order", "cooldown_s", "providers"})
 
 
 @dataclass(frozen=True)
@@ -32,8 +34,16 @@ class Settings:
     queue_dir: Path
     api_key: str | None = field(default=None, repr=False)
     base_url: str = DEFAULT_BASE_URL
-    provider: ProviderName = "openrouter"
+    # A provider name (pinned: no fallback) or "auto" (the router's chain).
+    provider: str = "openrouter"
     model: str = DEFAULT_MODEL
+    # Every other provider's variables (keys, base URLs), as read from the environment and IMAGEGEN_CONFIG.
+    provider_env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    preferred: tuple[str, ...] = ()
+    blocked: frozenset[str] = frozenset()
+    weights: Mapping[str, float] = field(default_factory=dict)
+    provider_order: tuple[str, ...] = NAMES
+    cooldown_s: float = 60.0
     max_workers: int = 2
     orphan_timeout_s: float = 1800.0
     mcp_token: str | None = field(default=None, repr=False)
@@ -57,27 +67,41 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
+        file = _config_file(env)
         output_dir = _path(env, "IMAGEGEN_OUTPUT_DIR") or default_output_dir(env)
         queue_dir = _path(env, "IMAGEGEN_QUEUE_DIR") or output_dir / "imagegen-queue"
-        provider = env.get("IMAGEGEN_PROVIDER", "").strip().lower() or "openrouter"
-        if provider not in PROVIDERS:
+        provider_env = _provider_env(env, file)
+        for variable in BASE_VARIABLES:
+            _check_url(provider_env, variable)
+        base_url = provider_env.get("OPENROUTER_BASE_URL", "").rstrip("/") or DEFAULT_BASE_URL
+        order = _names(env, None, file, "order") or []
+        order += [n for n in NAMES if n not in order]
+        provider = (env.get("IMAGEGEN_PROVIDER", "").strip() or str(file.get("provider", ""))).lower()
+        provider = provider or default_provider(provider_env)
+        if provider != "auto" and provider not in NAMES:
             raise ConfigError(
                 f"IMAGEGEN_PROVIDER={provider!r} is not a provider this server knows",
-                "set IMAGEGEN_PROVIDER to 'openrouter' or 'placeholder'",
-            )
-        base_url = env.get("OPENROUTER_BASE_URL", "").strip().rstrip("/") or DEFAULT_BASE_URL
-        if not base_url.startswith(("https://", "http://")):
-            raise ConfigError(
-                f"OPENROUTER_BASE_URL={base_url!r} is not an http(s) URL",
-                f"unset OPENROUTER_BASE_URL, or set it to an API root such as {DEFAULT_BASE_URL}",
+                f"set IMAGEGEN_PROVIDER to 'auto' or one of: {', '.join(NAMES)}",
             )
         return cls(
             output_dir=output_dir,
             queue_dir=queue_dir,
-            api_key=env.get("OPENROUTER_API_KEY", "").strip() or None,
+            api_key=provider_env.get("OPENROUTER_API_KEY") or None,
             base_url=base_url,
-            provider=provider,  # type: ignore[arg-type]  # checked against PROVIDERS above
-            model=env.get("IMAGEGEN_MODEL", "").strip() or DEFAULT_MODEL,
+            provider=provider,
+            model=env.get("IMAGEGEN_MODEL", "").strip() or str(file.get("model", "")) or DEFAULT_MODEL,
+            provider_env=MappingProxyType(provider_env),
+            preferred=tuple(_names(env, "IMAGEGEN_PREFERRED", file, "preferred") or ()),
+            blocked=frozenset(_names(env, "IMAGEGEN_BLOCKED", file, "blocked") or ()),
+            weights=_weights(env, file),
+            provider_order=tuple(order),
+            cooldown_s=_number(
+                _with_file(env, file, "IMAGEGEN_COOLDOWN_S", "cooldown_s"),
+                "IMAGEGEN_COOLDOWN_S",
+                60,
+                minimum=0,
+                maximum=86400,
+            ),
             max_workers=int(_number(env, "IMAGEGEN_MAX_WORKERS", 2, minimum=1, maximum=64, integer=True)),
             orphan_timeout_s=_number(env, "IMAGEGEN_ORPHAN_TIMEOUT_S", 1800, minimum=5, maximum=7 * 86400),
             mcp_token=env.get("IMAGEGEN_MCP_TOKEN", "").strip() or None,
@@ -87,9 +111,136 @@ class Settings:
             request_timeout_s=_number(env, "IMAGEGEN_TIMEOUT_S", 180, minimum=1, maximum=3600),
         )
 
+    def provider_variables(self) -> Mapping[str, str]:
+        """Every provider's variables, OpenRouter's two included (tests set those as fields)."""
+        merged = dict(self.provider_env)
+        if self.api_key:
+            merged["OPENROUTER_API_KEY"] = self.api_key
+        merged["OPENROUTER_BASE_URL"] = self.base_url
+        return merged
+
     def secrets(self) -> tuple[str, ...]:
         """Values that must never appear in any output (see :func:`errors.redact`)."""
-        return tuple(s for s in (self.api_key, self.mcp_token) if s)
+        keys = [self.provider_env.get(v, "") for v in SECRET_VARIABLES]
+        return tuple(s for s in (self.api_key, self.mcp_token, *keys) if s)
+
+
+def default_provider(provider_env: Mapping[str, str]) -> str:
+    """``openrouter`` (as in v1) unless another network provider is configured: then ``auto``."""
+    others = [e for e in BY_NAME.values() if e.name != "openrouter" and not e.always]
+    return "auto" if any(is_configured(e, provider_env) for e in others) else "openrouter"
+
+
+def _config_file(env: Mapping[str, str]) -> dict[str, Any]:
+    """The IMAGEGEN_CONFIG TOML file, checked key by key (unknown keys are refused, not ignored)."""
+    raw = env.get("IMAGEGEN_CONFIG", "").strip()
+    if not raw:
+        return {}
+    import tomllib
+
+    path = Path(raw).expanduser()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"IMAGEGEN_CONFIG={raw!r} cannot be read ({exc.strerror})",
+                          "point IMAGEGEN_CONFIG at a readable TOML file, or unset it") from None  # fmt: skip
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"IMAGEGEN_CONFIG file {path} is not valid TOML ({exc})",
+                          "fix the file (see the README's IMAGEGEN_CONFIG example)") from None  # fmt: skip
+    unknown = sorted(set(data) - CONFIG_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"IMAGEGEN_CONFIG file {path} has unknown keys: {', '.join(unknown)}",
+            f"use only {', '.join(sorted(CONFIG_KEYS))} (API keys stay in environment variables)",
+        )
+    return data
+
+
+def _provider_env(env: Mapping[str, str], file: Mapping[str, Any]) -> dict[str, str]:
+    """Provider keys and base URLs: the environment, then ``[providers.<name>] base_url`` from the file."""
+    found: dict[str, str] = {}
+    sections = file.get("providers", {})
+    if not isinstance(sections, dict):
+        raise ConfigError("IMAGEGEN_CONFIG: providers must be a table", "write [providers.openai] base_url = '…'")
+    for name, section in sections.items():
+        entry = BY_NAME.get(name)
+        if entry is None or not isinstance(section, dict) or set(section) - {"base_url"}:
+            raise ConfigError(
+                f"IMAGEGEN_CONFIG: [providers.{name}] is not understood",
+                f"use [providers.<name>] with base_url only; names: {', '.join(NAMES)}",
+            )
+        if entry.base_variable and isinstance(section.get("base_url"), str):
+            found[entry.base_variable] = section["base_url"].strip()
+    for variable in (*SECRET_VARIABLES, *BASE_VARIABLES, "FAL_API_KEY"):
+        value = env.get(variable, "").strip()
+        if value:
+            found[variable] = value
+    return found
+
+
+def _check_url(provider_env: Mapping[str, str], variable: str) -> None:
+    value = provider_env.get(variable, "")
+    if value and not value.startswith(("https://", "http://")):
+        raise ConfigError(
+            f"{variable}={value!r} is not an http(s) URL",
+            f"unset {variable}, or set it to an API root such as https://…/v1",
+        )
+
+
+def _names(env: Mapping[str, str], variable: str | None, file: Mapping[str, Any], key: str) -> list[str] | None:
+    """Provider names from ``variable`` (comma-separated), else the file's ``key`` list; each name checked."""
+    raw = env.get(variable, "").strip() if variable else ""
+    names: Any = [n.strip().lower() for n in raw.split(",") if n.strip()] if raw else file.get(key)
+    if names is None:
+        return None
+    where = variable if raw else f"IMAGEGEN_CONFIG {key}"
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ConfigError(f"{where} must be a list of provider names", f'e.g. {key} = ["openai", "openrouter"]')
+    unknown = [n for n in names if n not in NAMES]
+    if unknown:
+        raise ConfigError(
+            f"{where} names unknown providers: {', '.join(unknown)}", f"use provider names from: {', '.join(NAMES)}"
+        )
+    return names
+
+
+def _weights(env: Mapping[str, str], file: Mapping[str, Any]) -> dict[str, float]:
+    raw = env.get("IMAGEGEN_WEIGHTS", "").strip()
+    items: list[tuple[str, Any]]
+    if raw:
+        items = []
+        for part in raw.split(","):
+            name, sep, value = part.partition("=")
+            if not sep:
+                raise ConfigError(
+                    f"IMAGEGEN_WEIGHTS={raw!r} is not name=weight pairs",
+                    "e.g. IMAGEGEN_WEIGHTS=openai=0.7,openrouter=0.3",
+                )
+            items.append((name.strip().lower(), value.strip()))
+        where = "IMAGEGEN_WEIGHTS"
+    else:
+        table = file.get("weights", {})
+        if not isinstance(table, dict):
+            raise ConfigError("IMAGEGEN_CONFIG weights must be a table", "write [weights] openai = 0.7")
+        items, where = list(table.items()), "IMAGEGEN_CONFIG weights"
+    weights: dict[str, float] = {}
+    for name, value in items:
+        try:
+            weight = float(value)
+        except (TypeError, ValueError):
+            weight = -1.0
+        if name not in NAMES or not 0 <= weight <= 1000:
+            raise ConfigError(f"{where}: {name}={value!r} is not a known provider with a weight from 0 to 1000",
+                              f"use provider names from {', '.join(NAMES)} with weights such as 0.7")  # fmt: skip
+        weights[name] = weight
+    return weights
+
+
+def _with_file(env: Mapping[str, str], file: Mapping[str, Any], variable: str, key: str) -> Mapping[str, str]:
+    """``env`` with ``variable`` taken from the file's ``key`` when the environment lacks it."""
+    if env.get(variable, "").strip() or key not in file:
+        return env
+    return {**env, variable: str(file[key])}
 
 
 def default_output_dir(env: Mapping[str, str]) -> Path:

@@ -20,7 +20,8 @@ with the text ``"<message> — <fix>"``; nothing else ever reaches a client.
         ├── ModelNotFoundError       404: unknown model, wrong surface or modalities
         ├── BadRequestError          400, 413, 422: the provider refused the request as written
         ├── NoImageError             the provider answered but returned no image (refusal, safety)
-        ├── InvalidResponseError     a body we cannot make sense of
+        ├── InvalidResponseError     a body we cannot make sense of (or a result URL we will not follow)
+        ├── ResultExpiredError       a result URL that expired before it was fetched (billed all the same)
         └── RetryableError           worth trying again later
             ├── RateLimitError       429 (``retry_after`` from ``Retry-After``)
             ├── ProviderDownError    5xx, 524, 529
@@ -137,6 +138,10 @@ class NoImageError(ProviderError):
 
 class InvalidResponseError(ProviderError):
     code = "invalid_response"
+
+
+class ResultExpiredError(ProviderError):
+    code = "result_url_expired"
 
 
 class RetryableError(ProviderError):

@@ -21,6 +21,8 @@ AspectRatio = Literal[
     "1:2", "2:1", "1:4", "4:1", "1:8", "8:1", "9:19.5", "19.5:9", "9:20", "20:9",
 ]  # fmt: skip
 
+ProviderName = Literal["openrouter", "openai", "compatible", "placeholder"]  # providers/registry.py, in order
+
 MAX_IMAGES_PER_CALL = 4
 
 
@@ -34,6 +36,18 @@ class Hint(BaseModel):
     span: tuple[int, int] | None = None
 
 
+class ProviderPreferences(BaseModel):
+    """Per-request routing preferences, merged over IMAGEGEN_PREFERRED / _BLOCKED / _WEIGHTS (the request wins)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    preferred: list[ProviderName] = Field(default_factory=list, max_length=16, description="Try these first, in order")
+    weights: dict[ProviderName, Annotated[float, Field(ge=0, le=1000)]] = Field(
+        default_factory=dict, description="Weighted-random first pick among the rest; 0 = last resort"
+    )
+    blocked: list[ProviderName] = Field(default_factory=list, max_length=16, description="Never use these")
+
+
 class GenerateOptions(BaseModel):
     """Generation options shared by ``generate_image``, the CLI and queued jobs."""
 
@@ -45,7 +59,8 @@ class GenerateOptions(BaseModel):
     aspect_ratio: AspectRatio | None = None
     n: int = Field(default=1, ge=1, le=MAX_IMAGES_PER_CALL)
     surface: Surface = "auto"
-    provider: Literal["openrouter", "placeholder"] | None = None
+    provider: ProviderName | None = None
+    provider_preferences: ProviderPreferences | None = None
     # Edits and variants (see imaging/inputs.py and lint/rails.py).
     baseline_image: str | None = Field(default=None, max_length=4096)
     baseline_source_kind: BaselineSourceKind = "explicit_path_or_url"
@@ -76,6 +91,7 @@ class ResolvedRequest(BaseModel):
     out_dir: str
     out: str | None
     overwrite: bool
+    chain: list[str] = Field(default_factory=list, description="provider:model in the order they would be tried")
     prompt_sent: str | None = Field(default=None, description="The prompt with edit rails, as it would be sent")
 
 
@@ -91,6 +107,23 @@ class SavedImage(BaseModel):
     sha256: str
 
 
+class AttemptError(BaseModel):
+    code: str
+    message: str
+
+
+class AttemptRecord(BaseModel):
+    """One request to one provider (inline retries and fallbacks each count): who, what, how it ended, cost."""
+
+    provider: str
+    model: str
+    ok: bool
+    error: AttemptError | None = None
+    cost_usd: float | None = None
+    elapsed_s: float
+    generation_id: str | None = None
+
+
 class GenerateResult(BaseModel):
     """``structured_content`` of ``generate_image`` and ``imagegen-mcp generate --json``."""
 
@@ -99,10 +132,17 @@ class GenerateResult(BaseModel):
     provider: str
     upstream_provider: str | None = Field(default=None, description="Who served it behind OpenRouter")
     generation_id: str | None = None
-    cost_usd: float | None = Field(default=None, description="USD charged, as reported by the provider")
+    operation: str = "generate"
+    cost_usd: float | None = Field(
+        default=None, description="USD billed for the call: every billed attempt (retries, fallbacks) included"
+    )
     elapsed_s: float
     hints: list[Hint] = Field(default_factory=list)
     text: str | None = Field(default=None, description="Any text the model returned with the image")
+    attempts: list[AttemptRecord] = Field(default_factory=list, description="Every provider attempt, in order")
+    partial_error: dict[str, str] | None = Field(
+        default=None, description="Set when only some of n images came back: why the rest are missing"
+    )
     dry_run: bool = False
     request: ResolvedRequest | None = Field(default=None, description="The resolved request (dry runs)")
     # Edit diagnostics: enough to debug a drifting edit from the result or receipt alone.
@@ -121,11 +161,26 @@ class PreflightCheck(BaseModel):
     fix: str | None = None
 
 
+class ProviderReport(BaseModel):
+    """One provider in ``preflight``: configured or not, ready or not, and the fix."""
+
+    name: str
+    configured: bool
+    ok: bool
+    operations: list[str] = Field(default_factory=list)
+    default_models: dict[str, str] = Field(default_factory=dict)
+    cooldown_s: float | None = Field(default=None, description="Seconds left in a cool-down after repeated failures")
+    detail: str
+    fix: str | None = None
+    checks: list[PreflightCheck] = Field(default_factory=list)
+
+
 class PreflightReport(BaseModel):
     """``structured_content`` of ``preflight``: a report, not an error, when ``ok`` is false."""
 
     ok: bool
     checks: list[PreflightCheck]
+    providers: list[ProviderReport] = Field(default_factory=list)
     provider: str
     model: str
     output_dir: str

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,11 +22,13 @@ from imagegen_mcp.errors import RequestError, first_error
 from imagegen_mcp.imaging import codec
 from imagegen_mcp.imaging.inputs import Baseline, resolve_baseline
 from imagegen_mcp.lint.rails import Rails, apply_rails
-from imagegen_mcp.models import GenerateRequest, GenerateResult, Hint, ResolvedRequest, SavedImage
-from imagegen_mcp.providers.base import Provider, ProviderRequest, ProviderResult
+from imagegen_mcp.models import AttemptRecord, GenerateRequest, GenerateResult, Hint, ResolvedRequest, SavedImage
+from imagegen_mcp.providers.base import Call, ProgressFn, Provider, ProviderRequest, ProviderResult
+from imagegen_mcp.providers.http import SharedClient
+from imagegen_mcp.providers.registry import Providers
+from imagegen_mcp.queue.health import Health
+from imagegen_mcp.routing import Chain, Preferences, Router
 from imagegen_mcp.storage import local as store
-
-ProgressFn = Callable[[float, float | None, str], Awaitable[None]]
 
 # Lint rules that refuse a request even outside strict mode: the request cannot be what the user meant.
 BLOCKING_RULES = frozenset({"empty-prompt", "edit-needs-baseline"})
@@ -44,51 +46,53 @@ class Services:
     """The process-wide things a generation needs. No module-level singletons."""
 
     settings: Settings
-    providers: dict[str, Provider]
+    providers: Providers
+    router: Router
+    http: SharedClient
+    health: Health
 
     def provider(self, name: str | None) -> Provider:
+        """One provider by name (preflight, the queue); ``None`` means the default one."""
         chosen = name or self.settings.provider
-        try:
-            return self.providers[chosen]
-        except KeyError:
-            raise RequestError(
-                f"provider {chosen!r} is not available", f"use one of: {', '.join(sorted(self.providers))}"
-            ) from None
+        if chosen == "auto":
+            chosen = next((n for n in self.router.order if n != "placeholder" and self.providers.configured(n)),
+                          "openrouter")  # fmt: skip
+        if chosen not in self.providers:
+            raise RequestError(f"provider {chosen!r} is not available", f"use one of: {', '.join(self.providers)}")
+        return self.providers[chosen]
 
 
 @asynccontextmanager
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
-    """Build the providers once (each opens its HTTP client on first use); close them on exit."""
-    from imagegen_mcp.providers.openrouter import OpenRouterProvider
-    from imagegen_mcp.providers.placeholder import PlaceholderProvider
-
-    openrouter = OpenRouterProvider(
-        api_key=settings.api_key,
-        base_url=settings.base_url,
-        app_url=settings.app_url,
-        app_title=settings.app_title,
-        max_attempts=settings.max_attempts,
-        retry_budget_s=settings.retry_budget_s,
-        backoff_s=settings.retry_backoff_s,
-        timeout_s=settings.request_timeout_s,
-    )
+    """Build the router over lazily-built providers (each imported on first use); close them on exit."""
+    http = SharedClient(settings.request_timeout_s)
+    providers = Providers(settings, http, settings.provider_order)
+    health = Health(settings.queue_dir, settings.cooldown_s)
+    preferences = Preferences(settings.preferred, settings.blocked, settings.weights)
+    router = Router(
+        providers, http, order=settings.provider_order, default=settings.provider, preferences=preferences,
+        health=health,
+    )  # fmt: skip
     try:
-        yield Services(settings, {"openrouter": openrouter, "placeholder": PlaceholderProvider()})
+        yield Services(settings, providers, router, http, health)
     finally:
         with anyio.CancelScope(shield=True):
-            await openrouter.aclose()
+            for provider in providers.built():
+                await provider.aclose()
+            await http.aclose()
+            health.close()
 
 
-def resolve(settings: Settings, request: GenerateRequest) -> ResolvedRequest:
+def resolve(settings: Settings, request: GenerateRequest, chain: Chain) -> ResolvedRequest:
     """Apply defaults and check ``out`` before anything is sent or written."""
-    provider = request.provider or settings.provider
-    model = "placeholder" if provider == "placeholder" else (request.model or settings.model)
+    provider, model = chain.links[0]
     if request.out:
         store.contained(settings.output_dir.resolve(), request.out)  # raises OutPathError
     return ResolvedRequest(
         prompt=request.prompt,
         model=model,
-        provider=provider,
+        provider=provider.capabilities.name,
+        chain=chain.describe(),
         image_size=request.image_size,
         aspect_ratio=request.aspect_ratio,
         n=request.n,
@@ -151,12 +155,26 @@ async def generate(
     """Turn one validated request into saved images and a result record."""
     started = time.monotonic()
     settings = services.settings
-    resolved = resolve(settings, request)
+    if request.out:
+        store.contained(settings.output_dir.resolve(), request.out)  # refused before anything else happens
     baseline = await _load_baseline(settings, request)
-    hints, edit_intent = lint_hints(resolved, lint_options, has_baseline=baseline is not None)
     rails = Rails(request.variation_strength, tuple(request.must_keep), request.lock_palette, request.lock_composition)
-    prompt_sent, rails_applied = apply_rails(resolved.prompt, rails, has_baseline=baseline is not None)
-    provider = services.provider(resolved.provider)
+    prompt_sent, rails_applied = apply_rails(request.prompt, rails, has_baseline=baseline is not None)
+    provider_request = ProviderRequest(
+        prompt=prompt_sent,
+        model=request.model or settings.model,
+        image_size=request.image_size,
+        aspect_ratio=request.aspect_ratio,
+        n=request.n,
+        surface=request.surface,
+        input_images=(baseline.url,) if baseline else (),
+    )
+    preferences = _preferences(request)
+    chain = await services.router.chain(
+        provider_request, pinned=request.provider, model=request.model, preferences=preferences
+    )
+    resolved = resolve(settings, request, chain)
+    hints, edit_intent = lint_hints(resolved, lint_options, has_baseline=baseline is not None)
     diagnostics = {
         "edit_intent_detected": edit_intent,
         "baseline_applied": baseline is not None,
@@ -175,33 +193,35 @@ async def generate(
             request=resolved.model_copy(update={"prompt_sent": prompt_sent}),
             **diagnostics,
         )
-    provider_request = ProviderRequest(
-        prompt=prompt_sent,
-        model=resolved.model,
-        image_size=resolved.image_size,
-        aspect_ratio=resolved.aspect_ratio,
-        n=resolved.n,
-        surface=resolved.surface,
-        input_images=(baseline.url,) if baseline else (),
-    )
+    call = Call(progress)
     outcome = await _with_heartbeat(
-        provider.generate(provider_request), progress, settings.progress_interval_s, resolved.model
+        services.router.run(provider_request, call, chain), progress, settings.progress_interval_s, resolved.model
     )
     if progress is not None:
         await progress(time.monotonic() - started, None, "saving images")
     saved = await anyio.to_thread.run_sync(save_all, settings.output_dir, outcome, resolved)
+    partial = outcome.partial_error
     return GenerateResult(
         images=saved,
         model=outcome.model,
         provider=outcome.provider,
         upstream_provider=outcome.upstream.get("provider"),
         generation_id=outcome.generation_id,
-        cost_usd=outcome.cost_usd,
+        cost_usd=call.cost_usd,
         elapsed_s=round(time.monotonic() - started, 3),
         hints=hints,
         text=outcome.text,
+        attempts=[AttemptRecord.model_validate(a.to_dict()) for a in call.attempts],
+        partial_error=partial.to_dict() if partial else None,
         **diagnostics,
     )
+
+
+def _preferences(request: GenerateRequest) -> Preferences | None:
+    prefs = request.provider_preferences
+    if prefs is None:
+        return None
+    return Preferences(tuple(prefs.preferred), frozenset(prefs.blocked), {str(k): v for k, v in prefs.weights.items()})
 
 
 async def _load_baseline(settings: Settings, request: GenerateRequest) -> Baseline | None:

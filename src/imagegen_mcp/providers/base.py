@@ -1,43 +1,116 @@
-"""The provider protocol: the one seam between the pipeline and whoever draws the pixels.
+"""The provider protocol: the one seam between the router and whoever draws the pixels.
 
-A provider is a small class that declares what it can do (:class:`Capabilities`), turns a
-:class:`ProviderRequest` into a :class:`ProviderResult`, and checks itself for ``preflight``.
-OpenRouter and the offline placeholder implement it today; an OpenAI-compatible image endpoint or
-a local Stable Diffusion server would be another class here, with no change to the pipeline.
+A provider is a small class that declares what it can do (:class:`Capabilities`: the operations
+it supports, the arguments it honours for each, its default models), turns a
+:class:`ProviderRequest` into a :class:`ProviderResult`, lists its models, and checks itself for
+``preflight``. Adding a provider touches only ``providers/`` (and its emulator in ``tests/``).
 
-Providers raise only :class:`~imagegen_mcp.errors.ProviderError` subclasses.
+The contract every provider keeps:
+
+- It raises only :class:`~imagegen_mcp.errors.ProviderError` subclasses, translated from its wire
+  format at one boundary (its own module), and never lets a key into a message.
+- It records every HTTP attempt that may have been billed in the :class:`Call`'s ledger
+  (``call.record``), inline retries included, so ``cost_usd`` is every billed attempt's cost.
+- It returns image bytes, or URLs the router downloads at once with the safe downloader
+  (:mod:`imagegen_mcp.imaging.download`): ``https`` or the provider's configured origin only.
+- Cancellation (AnyIO) stops its upstream request; submit-then-poll providers use
+  :func:`imagegen_mcp.providers.polling.poll`, which calls their own cancel endpoint.
+- An argument it cannot honour is absent from ``Capabilities.operations[op]``: the router then
+  skips it (or, when it is pinned, refuses before any request). Nothing is silently dropped.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
+from imagegen_mcp.errors import ImagegenError
 from imagegen_mcp.models import AspectRatio, ImageSize, PreflightCheck, Surface
+
+Operation = Literal[
+    "generate", "edit", "inpaint", "outpaint", "erase", "style_transfer", "variation", "remove_background", "upscale"
+]
+OPERATIONS: tuple[Operation, ...] = (
+    "generate", "edit", "inpaint", "outpaint", "erase", "style_transfer", "variation", "remove_background", "upscale"
+)  # fmt: skip
+
+ProgressFn = Callable[[float, float | None, str], Awaitable[None]]
+
+# The arguments a request can carry beyond the prompt and model. A provider lists, per operation,
+# the ones it honours; the router compares them with the ones a request actually sets.
+ARGUMENTS = frozenset(
+    {
+        "n", "image_size", "aspect_ratio", "negative_prompt", "seed", "background", "output_format",
+        "input_images", "mask", "surface", "strength", "expand", "scale", "mode", "style_image", "quality",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One model a provider serves, and the operations it can run."""
+
+    id: str
+    operations: frozenset[Operation] = frozenset({"generate"})
+    note: str = ""
 
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What a provider can do; shown by preflight and used to refuse impossible requests early."""
+    """What a provider can do; used by the router to build chains and by preflight to report."""
 
     name: str
-    offline: bool
-    needs_key: bool
-    max_images: int
-    surfaces: tuple[str, ...] = ()
+    # operation -> the request arguments honoured for it (beyond prompt and model).
+    operations: Mapping[Operation, frozenset[str]]
+    # operation -> the model used when the request names none.
+    default_models: Mapping[Operation, str] = field(default_factory=dict)
+    max_images: int = 4
+    offline: bool = False  # nothing leaves the machine
+    key_variables: tuple[str, ...] = ()  # what configures it, for fixes ("export OPENAI_API_KEY=…")
     notes: str = ""
+
+    def supports(self, operation: Operation) -> bool:
+        return operation in self.operations
+
+    def unhonoured(self, operation: Operation, arguments: frozenset[str]) -> frozenset[str]:
+        """The requested arguments this provider cannot honour for ``operation``."""
+        return arguments - self.operations.get(operation, frozenset())
 
 
 @dataclass(frozen=True)
 class ProviderRequest:
     prompt: str
     model: str
+    operation: Operation = "generate"
     image_size: ImageSize | None = None
     aspect_ratio: AspectRatio | None = None
     n: int = 1
     surface: Surface = "auto"
-    # Baseline/reference images: data URLs or https URLs, sent in this order.
+    negative_prompt: str | None = None
+    seed: int | None = None
+    background: Literal["auto", "transparent", "opaque"] | None = None
+    output_format: Literal["png", "jpeg", "webp"] | None = None
+    # Input images (baseline, references, the image to edit): data URLs or https URLs, in order.
     input_images: tuple[str, ...] = ()
+    mask: str | None = None  # a data URL: white (or transparent) = change
+    # Operation-specific settings (strength, expand, scale, mode, quality…), named as in ARGUMENTS.
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def arguments(self) -> frozenset[str]:
+        """The optional arguments this request sets: what a provider must honour to take it."""
+        present = {name for name, value in self.options.items() if value is not None}
+        for name in ("image_size", "aspect_ratio", "negative_prompt", "seed", "background", "output_format", "mask"):
+            if getattr(self, name) is not None:
+                present.add(name)
+        if self.input_images:
+            present.add("input_images")
+        if self.n > 1:
+            present.add("n")
+        if self.surface != "auto":
+            present.add("surface")
+        return frozenset(present)
 
 
 @dataclass(frozen=True)
@@ -58,18 +131,149 @@ class ProviderResult:
     text: str | None = None
     finish_reason: str | None = None
     surface: str | None = None
-    attempts: int = 1
     upstream: dict[str, str] = field(default_factory=dict)  # e.g. the upstream provider's display name
+    # Result URLs not yet fetched: the router downloads them at once (they expire) with the safe downloader.
+    urls: list[str] = field(default_factory=list)
+    # Some of n images failed after others were billed: the images here are kept, this says why the rest are missing.
+    partial_error: ImagegenError | None = None
+
+
+@dataclass
+class Attempt:
+    """One request to one provider that may have been billed: the ``attempts[]`` entry of a result."""
+
+    provider: str
+    model: str
+    ok: bool
+    elapsed_s: float
+    cost_usd: float | None = None
+    error: ImagegenError | None = None
+    generation_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        error = {"code": self.error.code, "message": self.error.message} if self.error else None
+        return {
+            "provider": self.provider,
+            "model": self.model,
+            "ok": self.ok,
+            "error": error,
+            "cost_usd": self.cost_usd,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "generation_id": self.generation_id,
+        }
+
+
+@dataclass
+class Call:
+    """What a provider gets besides the request: progress reporting and the call's attempt ledger."""
+
+    progress: ProgressFn | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+
+    def record(self, attempt: Attempt) -> None:
+        self.attempts.append(attempt)
+
+    def attempt(self, provider: str, model: str) -> AttemptTimer:
+        """``with call.attempt(...) as a: …; a.succeeded(cost)`` — records the attempt however it ends."""
+        return AttemptTimer(self, provider, model)
+
+    @property
+    def cost_usd(self) -> float | None:
+        """Every billed attempt's cost; None when no attempt reported one."""
+        costs = [a.cost_usd for a in self.attempts if a.cost_usd is not None]
+        return round(sum(costs), 10) if costs else None
+
+    async def report(self, message: str) -> None:
+        if self.progress is not None:
+            await self.progress(0.0, None, message)
+
+
+class AttemptTimer:
+    """Times one attempt and records it on exit: ok with its cost, or the error it raised (with its cost).
+
+    Nested timers record only the innermost attempts: the router wraps each provider in one, and a
+    provider with its own retries wraps each HTTP attempt; the router's then records nothing more.
+    """
+
+    def __init__(self, call: Call, provider: str, model: str) -> None:
+        self._call, self._provider, self._model = call, provider, model
+        self._cost: float | None = None
+        self._generation_id: str | None = None
+        self._ok = False
+
+    def succeeded(self, cost_usd: float | None, generation_id: str | None = None) -> None:
+        self._ok, self._cost, self._generation_id = True, cost_usd, generation_id
+
+    def __enter__(self) -> AttemptTimer:
+        self._started = time.monotonic()
+        self._recorded = len(self._call.attempts)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        from imagegen_mcp.errors import ProviderError
+
+        if exc is not None and not isinstance(exc, ImagegenError):
+            return  # cancellation or a bug: nothing the provider reported, nothing to bill
+        if len(self._call.attempts) > self._recorded:
+            return  # attempts inside were recorded one by one (a provider's own retries)
+        error = exc if isinstance(exc, ImagegenError) else None
+        cost = self._cost
+        generation_id = self._generation_id
+        if isinstance(exc, ProviderError):
+            cost, generation_id = exc.cost_usd, exc.generation_id
+        self._call.record(
+            Attempt(
+                provider=self._provider,
+                model=self._model,
+                ok=self._ok and error is None,
+                elapsed_s=time.monotonic() - self._started,
+                cost_usd=cost,
+                error=error,
+                generation_id=generation_id,
+            )
+        )
 
 
 @runtime_checkable
 class Provider(Protocol):
     capabilities: Capabilities
 
-    async def generate(self, request: ProviderRequest) -> ProviderResult:
+    @property
+    def configured(self) -> bool:
+        """Whether it has what it needs to be called (a key, a base URL); ``local``/``placeholder`` always."""
+        ...
+
+    @property
+    def origin(self) -> str | None:
+        """The configured API origin (scheme://host:port) whose result URLs may be fetched without https."""
+        ...
+
+    async def run(self, request: ProviderRequest, call: Call) -> ProviderResult:
         """Make the images. Cancellation (AnyIO) must stop any upstream request."""
         ...
 
-    async def check(self, model: str) -> list[PreflightCheck]:
+    async def models(self) -> list[ModelInfo]:
+        """Static defaults plus what the API lists, where it lists them (cached per process)."""
+        ...
+
+    async def knows_model(self, model: str) -> bool:
+        """Whether ``model`` is an id this provider serves (routing of ``model`` without ``provider``)."""
+        ...
+
+    async def check(self, model: str | None) -> list[PreflightCheck]:
         """Readiness checks for preflight; each failing check carries a copy-paste fix."""
         ...
+
+    async def aclose(self) -> None: ...
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host:port`` with the loopback spellings folded into one (DESIGN: provider URLs)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if host in ("localhost", "127.0.0.1", "::1"):
+        host = "loopback"
+    port = parts.port or {"https": 443, "http": 80}.get(parts.scheme, 0)
+    return f"{parts.scheme}://{host}:{port}"

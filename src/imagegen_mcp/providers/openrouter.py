@@ -21,20 +21,27 @@ the error is raised at once with its ``retry_after`` so the queue can schedule i
 
 from __future__ import annotations
 
-import json
-import random
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-import httpx2
 
 from imagegen_mcp import errors as e
 from imagegen_mcp.models import ImageSize, PreflightCheck
 from imagegen_mcp.providers import openrouter_wire as wire
-from imagegen_mcp.providers.base import Capabilities, ProviderImage, ProviderRequest, ProviderResult
+from imagegen_mcp.providers.base import (
+    Call,
+    Capabilities,
+    ModelInfo,
+    ProviderImage,
+    ProviderRequest,
+    ProviderResult,
+    origin_of,
+)
+from imagegen_mcp.providers.http import Endpoint, Reply, SharedClient, json_of, retrying, send, str_or_none
+
+if TYPE_CHECKING:
+    from imagegen_mcp.config import Settings
 
 RESOLUTION = {"low": "1K", "medium": "2K", "high": "4K"}
 
@@ -63,22 +70,29 @@ def chat_image_config(model: str, size: ImageSize | None, aspect_ratio: str | No
     return config
 
 
+GENERATE_ARGUMENTS = frozenset({"n", "image_size", "aspect_ratio", "input_images", "surface"})
+
+
+# Attempts whose answer was lost after OpenRouter had billed them: their cost is looked up by id.
+LOST_ANSWER_CODES = frozenset({"connection_failed", "timeout", "invalid_response"})
+
+
 class OpenRouterProvider:
     capabilities = Capabilities(
         name="openrouter",
-        offline=False,
-        needs_key=True,
+        operations={"generate": GENERATE_ARGUMENTS},
         max_images=4,
-        surfaces=("images", "chat"),
-        notes="OpenRouter Image API and chat completions with image output",
+        key_variables=("OPENROUTER_API_KEY",),
+        notes="OpenRouter Image API and chat completions with image output (surfaces: images, chat)",
     )
 
     def __init__(
         self,
-        http: httpx2.AsyncClient | None = None,
+        http: SharedClient | None = None,
         *,
         api_key: str | None,
         base_url: str,
+        default_model: str = "google/gemini-3.1-flash-image-preview",
         app_url: str = "",
         app_title: str = "imagegen-mcp",
         max_attempts: int = 3,
@@ -86,57 +100,114 @@ class OpenRouterProvider:
         backoff_s: float = 1.0,
         timeout_s: float = 180.0,
     ) -> None:
-        # Built on first use, not at start-up: creating a TLS context costs ~50 ms of cold start,
-        # and a host starts this server on every launch whether or not it generates anything.
-        self._http = http
         self._owns_http = http is None
-        self._timeout_s = timeout_s
+        self.http = http or SharedClient(timeout_s)
         self._key = api_key
         self._base = base_url.rstrip("/")
+        self._endpoint = Endpoint("OpenRouter", self._base, "OPENROUTER_BASE_URL", id_header="x-generation-id")
         self._app_headers = {"HTTP-Referer": app_url, "X-OpenRouter-Title": app_title, "X-Title": app_title}
+        self.capabilities = Capabilities(
+            name="openrouter",
+            operations={"generate": GENERATE_ARGUMENTS},
+            default_models={"generate": default_model},
+            max_images=4,
+            key_variables=("OPENROUTER_API_KEY",),
+            notes=OpenRouterProvider.capabilities.notes,
+        )
         self.max_attempts = max_attempts
         self.retry_budget_s = retry_budget_s
         self.backoff_s = backoff_s
         self._image_api_models: dict[str, Mapping[str, Any]] | None = None
         self._output_modalities: dict[str, list[str]] | None = None
-        self._catalogue_lock = anyio.Lock()
+        # One lock per catalogue, so the first call fetches both side by side.
+        self._images_lock = anyio.Lock()
+        self._modalities_lock = anyio.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, http: SharedClient) -> OpenRouterProvider:
+        return cls(
+            http,
+            api_key=settings.api_key,
+            base_url=settings.base_url,
+            default_model=settings.model,
+            app_url=settings.app_url,
+            app_title=settings.app_title,
+            max_attempts=settings.max_attempts,
+            retry_budget_s=settings.retry_budget_s,
+            backoff_s=settings.retry_backoff_s,
+            timeout_s=settings.request_timeout_s,
+        )
+
+    @property
+    def configured(self) -> bool:
+        return bool(self._key)
+
+    @property
+    def origin(self) -> str | None:
+        return origin_of(self._base)
 
     # ------------------------------------------------------------------ generate
 
-    async def generate(self, request: ProviderRequest) -> ProviderResult:
+    async def run(self, request: ProviderRequest, call: Call) -> ProviderResult:
         self._require_key()
         surface = await self.surface_for(request.model, request.surface)
-        if surface == "images":
-            result = await self._with_retries(lambda: self._generate_image_api(request))
-        else:
-            result = await self._chat_n(request)
+        try:
+            if surface == "images":
+                result = await self._attempts(call, request.model, lambda: self._generate_image_api(request))
+            else:
+                result = await self._chat_n(request, call)
+        finally:
+            await self._settle_cut_off_attempts(call)
         result.surface = surface
         return result
 
-    async def _chat_n(self, request: ProviderRequest) -> ProviderResult:
-        """Chat makes one image per call, so ``n`` images are ``n`` concurrent calls."""
-        results: list[ProviderResult | None] = [None] * request.n
+    async def _attempts(self, call: Call, model: str, attempt: Any) -> ProviderResult:
+        """Inline retries, each attempt in the call's ledger (with its cost when the body said)."""
+
+        async def one() -> ProviderResult:
+            with call.attempt("openrouter", model) as record:
+                result: ProviderResult = await attempt()
+                record.succeeded(result.cost_usd, result.generation_id)
+                return result
+
+        return await retrying(
+            one, max_attempts=self.max_attempts, budget_s=self.retry_budget_s, backoff_s=self.backoff_s
+        )
+
+    async def _chat_n(self, request: ProviderRequest, call: Call) -> ProviderResult:
+        """Chat makes one image per call, so ``n`` images are ``n`` concurrent calls.
+
+        Each call ends on its own (a failure does not cancel the others: they may already be billed).
+        When some fail and some succeed, the images that were paid for are returned with
+        ``partial_error``; only when every call failed is the first error raised.
+        """
+        results: list[ProviderResult | e.ProviderError | None] = [None] * request.n
 
         async def one(i: int) -> None:
-            results[i] = await self._with_retries(lambda: self._generate_chat(request))
+            try:
+                results[i] = await self._attempts(call, request.model, lambda: self._generate_chat(request))
+            except e.ProviderError as exc:
+                results[i] = exc
 
-        try:
-            async with anyio.create_task_group() as tg:
-                for i in range(request.n):
-                    tg.start_soon(one, i)
-        except BaseExceptionGroup as group:  # surface the first provider error, not a group
-            raise e.first_error(group) from None
-        merged, *rest = [r for r in results if r is not None]
+        async with anyio.create_task_group() as tg:
+            for i in range(request.n):
+                tg.start_soon(one, i)
+        done = [r for r in results if isinstance(r, ProviderResult)]
+        failed = [r for r in results if isinstance(r, e.ProviderError)]
+        if not done:
+            raise failed[0]
+        merged, *rest = done
         for more in rest:
             merged.images.extend(more.images)
             merged.cost_usd = _add(merged.cost_usd, more.cost_usd)
-            merged.attempts += more.attempts
+        if failed:
+            merged.partial_error = failed[0]
         return merged
 
     async def surface_for(self, model: str, requested: str = "auto") -> str:
         if requested in ("images", "chat"):
             return requested
-        catalogue = await self._image_api_catalogue()
+        catalogue, _ = await self._catalogues()
         if catalogue is None:  # catalogue unreachable: gpt-image-* lives only on /images
             return "images" if model.startswith("openai/gpt-image") else "chat"
         return "images" if model in catalogue else "chat"
@@ -153,7 +224,7 @@ class OpenRouterProvider:
             body["input_references"] = [{"type": "image_url", "image_url": {"url": u}} for u in request.input_images]
         body.update(image_api_params(request.model, request.image_size, supported))
         data, headers = await self._post("/images", body, model=request.model)
-        generation_id = headers.get("x-generation-id") or _str(data.get("id"))
+        generation_id = headers.get("x-generation-id") or str_or_none(data.get("id"))
         images = wire.image_api_images(data)
         cost = wire.cost_of(data)
         if not images:
@@ -171,21 +242,21 @@ class OpenRouterProvider:
         if config:
             body["image_config"] = config
         data, headers = await self._post("/chat/completions", body, model=request.model)
-        generation_id = _str(data.get("id")) or headers.get("x-generation-id")
+        generation_id = str_or_none(data.get("id")) or headers.get("x-generation-id")
         images, text, finish = wire.chat_images(data)
         cost = wire.cost_of(data)
         if not images:
             raise wire.no_image_error(request.model, text, finish, cost, generation_id)
         upstream = {"provider": data["provider"]} if isinstance(data.get("provider"), str) else {}
-        model = _str(data.get("model")) or request.model
+        model = str_or_none(data.get("model")) or request.model
         return ProviderResult(images, model, "openrouter", generation_id, cost, text, finish, upstream=upstream)
 
     # ------------------------------------------------------------------ HTTP
 
     async def _post(self, path: str, body: dict[str, Any], *, model: str) -> tuple[dict[str, Any], Mapping[str, str]]:
-        response = await self._send("POST", path, json=body, model=model)
-        data = _json(response)
+        response = await self._send("POST", path, json=body)
         generation_id = response.headers.get("x-generation-id")
+        data = json_of(response)
         if response.status_code >= 400:
             raise wire.map_error(response.status_code, data, response.headers, model=model, generation_id=generation_id)
         hidden = wire.body_error(data)
@@ -197,62 +268,46 @@ class OpenRouterProvider:
             raise e.InvalidResponseError(
                 f"OpenRouter answered {path} with something other than a JSON object",
                 "retry; if it persists, check OPENROUTER_BASE_URL",
+                generation_id=generation_id,
             )
         return data, response.headers
 
-    async def _send(self, method: str, path: str, *, model: str = "", auth: bool = True, **kw: Any) -> Reply:
+    async def _send(self, method: str, path: str, *, auth: bool = True, **kw: Any) -> Reply:
         headers = dict(self._app_headers)
         if auth and self._key:
             headers["Authorization"] = f"Bearer {self._key}"
-        try:
-            async with self.http.stream(method, f"{self._base}{path}", headers=headers, **kw) as response:
-                body = bytearray()
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                return Reply(response.status_code, response.headers, body)
-        except httpx2.TimeoutException as exc:
-            raise e.ProviderTimeoutError(
-                f"no answer from OpenRouter within the time limit ({exc.__class__.__name__})",
-                "retry, raise IMAGEGEN_TIMEOUT_S, or use enqueue_images for slow models",
-            ) from None
-        except httpx2.TransportError as exc:
-            raise e.ConnectionFailedError(
-                f"could not reach OpenRouter at {self._base} ({exc.__class__.__name__})",
-                "check the network and OPENROUTER_BASE_URL, then retry",
-            ) from None
+        return await send(self.http, self._endpoint, method, f"{self._base}{path}", headers=headers, **kw)
 
-    @property
-    def http(self) -> httpx2.AsyncClient:
-        if self._http is None:
-            timeout = httpx2.Timeout(connect=15.0, read=self._timeout_s, write=60.0, pool=30.0)
-            limits = httpx2.Limits(max_connections=32, max_keepalive_connections=8)
-            self._http = httpx2.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False)
-        return self._http
+    async def _settle_cut_off_attempts(self, call: Call) -> None:
+        """Look up the cost of attempts that were billed but whose answer was lost (cut off, unreadable).
+
+        OpenRouter bills a generation once it has an id; when the body never arrived, ``/generation``
+        still knows what it cost (it may take a moment to appear there).
+        """
+        for attempt in call.attempts:
+            if attempt.provider != "openrouter" or attempt.ok or attempt.cost_usd is not None:
+                continue
+            if not attempt.generation_id or attempt.error is None or attempt.error.code not in LOST_ANSWER_CODES:
+                continue
+            attempt.cost_usd = await self._generation_cost(attempt.generation_id)
+
+    async def _generation_cost(self, generation_id: str) -> float | None:
+        with anyio.move_on_after(5):
+            for delay in (0.0, 0.25, 0.5, 1.0, 2.0):
+                await anyio.sleep(delay)
+                try:
+                    reply = await self._send("GET", "/generation", params={"id": generation_id})
+                except e.ProviderError:
+                    continue
+                data = json_of(reply)
+                info = data.get("data") if reply.status_code == 200 and isinstance(data, dict) else None
+                if isinstance(info, dict) and isinstance(info.get("total_cost"), int | float):
+                    return float(info["total_cost"])
+        return None
 
     async def aclose(self) -> None:
-        if self._owns_http and self._http is not None:
-            await self._http.aclose()
-            self._http = None
-
-    async def _with_retries(self, attempt: Any) -> ProviderResult:
-        started = time.monotonic()
-        for number in range(1, self.max_attempts + 1):
-            try:
-                result: ProviderResult = await attempt()
-                result.attempts = number
-                return result
-            except e.RetryableError as exc:
-                left = self.retry_budget_s - (time.monotonic() - started)
-                wait = self._backoff(number, exc.retry_after)
-                if number >= self.max_attempts or wait > left:
-                    raise
-                await anyio.sleep(wait)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return float(retry_after) + random.uniform(0, 0.1 * self.backoff_s)
-        return float(min(30.0, self.backoff_s * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5))
+        if self._owns_http:
+            await self.http.aclose()
 
     def _require_key(self) -> None:
         if not self._key:
@@ -265,13 +320,13 @@ class OpenRouterProvider:
     # ------------------------------------------------------------------ catalogue
 
     async def _image_api_catalogue(self) -> dict[str, Mapping[str, Any]] | None:
-        async with self._catalogue_lock:
+        async with self._images_lock:
             if self._image_api_models is None:
                 try:
                     response = await self._send("GET", "/images/models", auth=False)
                 except e.ProviderError:
                     return None  # do not cache a failure; next call tries again
-                data = _json(response)
+                data = json_of(response)
                 if response.status_code != 200 or not isinstance(data, dict):
                     return None
                 models: list[Any] = data["data"] if isinstance(data.get("data"), list) else []
@@ -279,11 +334,11 @@ class OpenRouterProvider:
             return self._image_api_models
 
     async def _modalities(self, model: str) -> list[str]:
-        async with self._catalogue_lock:
+        async with self._modalities_lock:
             if self._output_modalities is None:
                 try:
                     response = await self._send("GET", "/models", params={"output_modalities": "image"})
-                    data = _json(response)
+                    data = json_of(response)
                 except e.ProviderError:
                     data = None
                 if isinstance(data, dict) and isinstance(data.get("data"), list):
@@ -297,7 +352,32 @@ class OpenRouterProvider:
 
     # ------------------------------------------------------------------ preflight
 
-    async def check(self, model: str) -> list[PreflightCheck]:
+    async def models(self) -> list[ModelInfo]:
+        """Image models from both catalogues: the Image API's list and the chat models that output images."""
+        images, _ = await self._catalogues()
+        found = [ModelInfo(m, note="Image API") for m in sorted(images or {})]
+        known = {m.id for m in found}
+        found += [
+            ModelInfo(m, note="chat completions")
+            for m, outputs in sorted((self._output_modalities or {}).items())
+            if "image" in outputs and m not in known
+        ]
+        return found
+
+    async def knows_model(self, model: str) -> bool:
+        images, _ = await self._catalogues()
+        return model in (images or {}) or "image" in (self._output_modalities or {}).get(model, [])
+
+    async def _catalogues(self) -> tuple[dict[str, Mapping[str, Any]] | None, dict[str, list[str]] | None]:
+        """Both catalogues, fetched side by side the first time (one round trip, not two in series)."""
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._image_api_catalogue)
+            if self._key:
+                tg.start_soon(self._modalities, "")
+        return self._image_api_models, self._output_modalities
+
+    async def check(self, model: str | None) -> list[PreflightCheck]:
+        model = model or self.capabilities.default_models["generate"]
         checks = [self._key_present()]
         if self._key:
             checks.append(await self._key_valid())
@@ -326,7 +406,7 @@ class OpenRouterProvider:
                 response = await self._send("GET", "/auth/key")
         except e.ProviderError as exc:
             return PreflightCheck(name="api_key_valid", ok=False, detail=exc.message, fix=exc.fix)
-        data = _json(response)
+        data = json_of(response)
         if response.status_code != 200 or not isinstance(data, dict) or not isinstance(data.get("data"), dict):
             err = wire.map_error(response.status_code, data, response.headers, model="")
             return PreflightCheck(name="api_key_valid", ok=False, detail=err.message, fix=err.fix)
@@ -380,38 +460,6 @@ def _chat_content(request: ProviderRequest) -> str | list[dict[str, Any]]:
     parts: list[dict[str, Any]] = [{"type": "text", "text": request.prompt}]
     parts += [{"type": "image_url", "image_url": {"url": u}} for u in request.input_images]
     return parts
-
-
-@dataclass
-class Reply:
-    """An HTTP answer read into one buffer that :func:`_json` consumes.
-
-    An image response is ~10 MB of base64 JSON, the largest thing this server holds; reading it into
-    a buffer we own lets the parse free the raw bytes before it allocates the parsed objects, so at
-    most two copies exist at once instead of three (bytes, text, objects).
-    """
-
-    status_code: int
-    headers: httpx2.Headers
-    body: bytearray
-
-
-def _json(reply: Reply) -> Any:
-    """The body as JSON (None if it is not JSON); the raw bytes are released either way."""
-    try:
-        text = reply.body.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    finally:
-        reply.body.clear()
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 def _add(a: float | None, b: float | None) -> float | None:

@@ -10,11 +10,25 @@ from __future__ import annotations
 import hashlib
 import io
 import textwrap
+from typing import TYPE_CHECKING
 
 import anyio.to_thread
 
 from imagegen_mcp.models import AspectRatio, ImageSize, PreflightCheck
-from imagegen_mcp.providers.base import Capabilities, ProviderImage, ProviderRequest, ProviderResult
+from imagegen_mcp.providers.base import (
+    ARGUMENTS,
+    OPERATIONS,
+    Call,
+    Capabilities,
+    ModelInfo,
+    ProviderImage,
+    ProviderRequest,
+    ProviderResult,
+)
+
+if TYPE_CHECKING:
+    from imagegen_mcp.config import Settings
+    from imagegen_mcp.providers.http import SharedClient
 
 # Long edge in pixels for each image_size; small enough to be instant, big enough to read.
 LONG_EDGE = {"low": 512, "medium": 1024, "high": 2048}
@@ -67,17 +81,28 @@ def draw(prompt: str, width: int, height: int, index: int = 0) -> bytes:
 
 
 class PlaceholderProvider:
-    """Draws locally; never touches the network."""
+    """Draws locally; never touches the network.
+
+    It takes every operation and every argument: it is a labelled stand-in that draws the requested
+    shape, so a workflow can be tried end to end offline. It never joins an ``auto`` chain unasked.
+    """
 
     capabilities = Capabilities(
         name="placeholder",
-        offline=True,
-        needs_key=False,
+        operations=dict.fromkeys(OPERATIONS, ARGUMENTS),
+        default_models=dict.fromkeys(OPERATIONS, "placeholder"),
         max_images=4,
+        offline=True,
         notes="draws a labelled placeholder locally; no key, no network, no cost",
     )
+    configured = True
+    origin = None
 
-    async def generate(self, request: ProviderRequest) -> ProviderResult:
+    @classmethod
+    def from_settings(cls, settings: Settings, http: SharedClient) -> PlaceholderProvider:
+        return cls()
+
+    async def run(self, request: ProviderRequest, call: Call) -> ProviderResult:
         width, height = dimensions(request.aspect_ratio, request.image_size)
         images = []
         for i in range(request.n):
@@ -92,5 +117,14 @@ class PlaceholderProvider:
             surface="local",
         )
 
-    async def check(self, model: str) -> list[PreflightCheck]:
+    async def models(self) -> list[ModelInfo]:
+        return [ModelInfo("placeholder", frozenset(OPERATIONS), "a labelled local drawing")]
+
+    async def knows_model(self, model: str) -> bool:
+        return model == "placeholder"
+
+    async def check(self, model: str | None) -> list[PreflightCheck]:
         return []  # nothing can be missing: the capability line preflight prints is the whole story
+
+    async def aclose(self) -> None:
+        return None

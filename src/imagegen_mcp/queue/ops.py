@@ -27,7 +27,7 @@ import anyio.to_thread
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from imagegen_mcp.config import Settings
-from imagegen_mcp.errors import AuthError, RequestError
+from imagegen_mcp.errors import RequestError
 from imagegen_mcp.models import GenerateOptions, GenerateRequest, Hint, SavedImage, problems
 from imagegen_mcp.pipeline import LintOptions, Services, generate
 from imagegen_mcp.queue.models import (
@@ -147,13 +147,8 @@ async def enqueue(services: Services, queue: JobQueue, req: EnqueueRequest) -> E
 
 async def validate(services: Services, req: EnqueueRequest, first_target: str) -> list[Hint]:
     """Everything the pipeline would refuse, found now (a dry run: nothing is sent); the hints."""
-    settings = services.settings
-    provider = req.provider or settings.provider
-    if provider == "openrouter" and not settings.api_key:
-        raise AuthError(
-            "OPENROUTER_API_KEY is not set, so queued jobs could not run; nothing was enqueued",
-            "export OPENROUTER_API_KEY=sk-or-v1-… and restart the server, or pass provider='placeholder'",
-        )
+    # The dry run builds the provider chain too: no configured provider (or an unconfigured pinned one)
+    # is refused here, before any job exists.
     dry = await generate(services, req.generate_request(first_target), dry_run=True, lint_options=req.lint_options())
     return dry.hints
 

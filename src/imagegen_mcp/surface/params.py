@@ -10,7 +10,15 @@ from typing import Annotated
 
 from pydantic import Field
 
-from imagegen_mcp.models import AspectRatio, BaselineSourceKind, ImageSize, Surface, VariationStrength
+from imagegen_mcp.models import (
+    AspectRatio,
+    BaselineSourceKind,
+    ImageSize,
+    ProviderName,
+    ProviderPreferences,
+    Surface,
+    VariationStrength,
+)
 
 Prompt = Annotated[str, Field(min_length=1, max_length=32000, description="What to draw. Quote any text to render.")]
 Model = Annotated[str | None, Field(description="OpenRouter model id; default from IMAGEGEN_MODEL")]
@@ -20,7 +28,12 @@ SurfaceArg = Annotated[
     Surface, Field(description="auto (learnt per model), images (Image API) or chat (chat completions)")
 ]
 ProviderArg = Annotated[
-    str | None, Field(description="openrouter or placeholder (offline); default from IMAGEGEN_PROVIDER")
+    ProviderName | None,
+    Field(description="Pin one provider (no fallback); placeholder draws offline. Default: IMAGEGEN_PROVIDER or auto"),
+]
+Preferences = Annotated[
+    ProviderPreferences | None,
+    Field(description="Routing for this call: preferred[] first, weights{}, blocked[]; merged over the server's"),
 ]
 ClarifyHints = Annotated[bool, Field(description="Return prompt-clarity hints")]
 StrictClarify = Annotated[bool, Field(description="Refuse (nothing sent or queued) when the prompt is ambiguous")]

@@ -13,29 +13,100 @@ from pathlib import Path
 
 import anyio.to_thread
 
-from imagegen_mcp.models import PreflightCheck, PreflightReport
+from imagegen_mcp.models import PreflightCheck, PreflightReport, ProviderReport
 from imagegen_mcp.pipeline import Services
+from imagegen_mcp.providers.registry import BY_NAME
+from imagegen_mcp.routing import OPT_IN_ONLY
 
 
 async def run_preflight(services: Services, provider: str | None = None, model: str | None = None) -> PreflightReport:
+    """Every provider's readiness, then the default (or named) one's checks and the local ones."""
     settings = services.settings
     chosen = provider or settings.provider
-    model = "placeholder" if chosen == "placeholder" else (model or settings.model)
-    backend = services.provider(chosen)
-    caps = backend.capabilities
-    kind = "offline" if caps.offline else "online, " + ("needs a key" if caps.needs_key else "no key needed")
-    checks = [PreflightCheck(name="provider", ok=True, detail=f"{caps.name} ({kind}): {caps.notes}")]
-    checks += await backend.check(model)
+    reports = await provider_reports(services, provider, model, chosen=chosen)
+    checks: list[PreflightCheck] = []
+    if chosen == "auto":
+        ready = [r.name for r in reports if r.ok and r.name not in OPT_IN_ONLY]
+        checks.append(
+            PreflightCheck(
+                name="routing",
+                ok=bool(ready),
+                detail=f"auto: providers tried in this order: {' → '.join(ready)}" if ready else
+                "auto: no configured provider is ready",
+                fix=None if ready else "configure a provider (see providers[] for each fix), or export "
+                "IMAGEGEN_PROVIDER=placeholder to work offline",
+            )
+        )  # fmt: skip
+        shown_model = model or settings.model
+    else:
+        report = next(r for r in reports if r.name == chosen)
+        caps = services.providers[chosen].capabilities
+        kind = "offline" if caps.offline else "online, configured by " + (" or ".join(caps.key_variables) or "-")
+        checks.append(PreflightCheck(name="provider", ok=True, detail=f"{caps.name} ({kind}): {caps.notes}"))
+        checks += report.checks
+        shown_model = report.default_models.get("generate", "") if chosen == "placeholder" or not model else model
     checks.append(await anyio.to_thread.run_sync(writable, "output_dir", settings.output_dir, "IMAGEGEN_OUTPUT_DIR"))
     checks.append(await anyio.to_thread.run_sync(writable, "queue_dir", settings.queue_dir, "IMAGEGEN_QUEUE_DIR"))
     checks.append(await anyio.to_thread.run_sync(codecs))
     return PreflightReport(
         ok=all(c.ok for c in checks),
         checks=checks,
+        providers=reports,
         provider=chosen,
-        model=model,
+        model=shown_model or settings.model,
         output_dir=str(settings.output_dir),
         queue_dir=str(settings.queue_dir),
+    )
+
+
+async def provider_reports(
+    services: Services, only: str | None, model: str | None, *, chosen: str
+) -> list[ProviderReport]:
+    """One entry per known provider; configured ones are checked side by side (one slow API delays none).
+
+    The chosen provider is checked even when it is not configured: its checks say what is missing.
+    """
+    names = [only] if only and only != "auto" else list(services.providers)
+    reports: dict[str, ProviderReport] = {}
+
+    async def check(name: str) -> None:
+        reports[name] = await _report(services, name, model if chosen == name else None, force=chosen == name)
+
+    async with anyio.create_task_group() as tg:
+        for name in names:
+            tg.start_soon(check, name)
+    return [reports[n] for n in names]
+
+
+async def _report(services: Services, name: str, model: str | None, *, force: bool) -> ProviderReport:
+    entry = BY_NAME[name]
+    configured = services.providers.configured(name)
+    if not configured and not force:
+        needs = " and ".join(filter(None, [" or ".join(entry.key_variables),
+                                           entry.base_variable if entry.needs_base_url else None]))  # fmt: skip
+        example = " ".join(f"export {v}=…" for v in (entry.key_variables[:1] + (
+            (entry.base_variable,) if entry.needs_base_url and entry.base_variable else ())))  # fmt: skip
+        return ProviderReport(name=name, configured=False, ok=False, detail=f"not configured: set {needs}",
+                              fix=example)  # fmt: skip
+    provider = services.providers[name]
+    caps = provider.capabilities
+    checks = await provider.check(model)
+    failed = [c for c in checks if not c.ok]
+    cooling = services.health.seconds_left(name)
+    detail = "; ".join(c.detail for c in failed) if failed else "ready" + (
+        "" if name not in OPT_IN_ONLY else " (used only when pinned with provider or named in preferred)")  # fmt: skip
+    if cooling:
+        detail += f"; cooling down for {cooling:.0f} s after repeated failures (auto routing skips it)"
+    return ProviderReport(
+        name=name,
+        configured=configured,
+        ok=configured and not failed,
+        operations=list(caps.operations),
+        default_models=dict(caps.default_models) if name != "placeholder" else {"generate": "placeholder"},
+        cooldown_s=round(cooling, 1) if cooling else None,
+        detail=detail,
+        fix="; ".join(c.fix for c in failed if c.fix) or None,
+        checks=checks,
     )
 
 

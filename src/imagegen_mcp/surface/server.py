@@ -205,6 +205,7 @@ def register(mcp: ImagegenServer, settings: Settings) -> None:
         dry_run: Annotated[bool, Field(description="Validate and lint only: nothing is sent or charged")] = False,
         surface: params.SurfaceArg = "auto",
         provider: params.ProviderArg = None,
+        provider_preferences: params.Preferences = None,
         clarify_hints: params.ClarifyHints = True,
         strict_clarify: params.StrictClarify = False,
         allow_no_baseline_on_edit_intent: params.AllowNoBaseline = False,
@@ -221,6 +222,7 @@ def register(mcp: ImagegenServer, settings: Settings) -> None:
             request = GenerateRequest(
                 prompt=prompt, model=model, image_size=image_size, aspect_ratio=aspect_ratio, n=n,
                 out=out, overwrite=overwrite, surface=surface, provider=provider,
+                provider_preferences=provider_preferences,
                 baseline_image=baseline_image, baseline_source_kind=baseline_source_kind,
                 confirm_external_upload=confirm_external_upload, variation_strength=variation_strength,
                 must_keep=must_keep or [], lock_palette=lock_palette, lock_composition=lock_composition,

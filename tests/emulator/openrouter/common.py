@@ -153,3 +153,12 @@ def decode_image_parts(parts: list[Any], rec: RecordedRequest) -> str | None:
         else:
             return "Invalid image: expected a data URL or an http(s) URL"
     return None
+
+
+def truncated(body: dict[str, Any], headers: dict[str, str]) -> Response:
+    """A billed answer cut off half-way: the declared Content-Length is the whole body, half is sent."""
+    data = json.dumps(body).encode()
+    return Response(
+        data[: len(data) // 2],
+        headers={**headers, "content-length": str(len(data)), "content-type": "application/json"},
+    )

@@ -28,7 +28,7 @@ SUCCESS_KINDS = frozenset(
 NO_IMAGE_KINDS = frozenset({"no_image_safety", "no_image_prohibited", "text_refusal"})
 """Kinds that answer 200 and bill the request, but return no image."""
 
-ERROR_KINDS = frozenset({"http", "error_200", "choice_error", "stream_error", "reset", "hang"})
+ERROR_KINDS = frozenset({"http", "error_200", "choice_error", "stream_error", "reset", "hang", "truncated"})
 
 ALL_KINDS = SUCCESS_KINDS | NO_IMAGE_KINDS | ERROR_KINDS
 
@@ -56,6 +56,8 @@ class Fault:
     Options by kind: `http` uses `status` (or a `variant` that implies one), `message`, `retry_after`,
     `code`, `metadata`; `error_200` uses `code`, `message`, `metadata`; `choice_error` and
     `stream_error` use `code`, `string_code`, `message`, `metadata`; `size` needs `width` and `height`;
+    `truncated` (Image API) bills the generation, sends the headers (with `X-Generation-Id`) and half the
+    JSON body, then closes the connection: the client sees a cut-off answer to a billed request.
     `reset` uses `mid_stream` (drop the connection after the first SSE frame instead of before any
     response). `image_format` (png/jpeg/webp) combines with any success kind.
     """

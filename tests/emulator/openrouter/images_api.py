@@ -31,6 +31,7 @@ from .common import (
     record,
     reply,
     state_of,
+    truncated,
     wait_or_cancel,
 )
 from .faults import Fault
@@ -189,6 +190,8 @@ async def images_generate(request: Request) -> Response:
         finish_reason="stop",
         native_finish_reason="stop",
     )
+    if fault is not None and fault.kind == "truncated":
+        return truncated(images_body(result), headers)
     return JSONResponse(images_body(result), headers=headers)
 
 

@@ -212,7 +212,7 @@ async def generate(
         hints=hints,
         text=outcome.text,
         attempts=[AttemptRecord.model_validate(a.to_dict()) for a in call.attempts],
-        partial_error=partial.to_dict() if partial else None,
+        partial_error={**partial.to_dict(), "missing": str(resolved.n - len(saved))} if partial else None,
         **diagnostics,
     )
 

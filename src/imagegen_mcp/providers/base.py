@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -193,6 +194,8 @@ class AttemptTimer:
 
     Nested timers record only the innermost attempts: the router wraps each provider in one, and a
     provider with its own retries wraps each HTTP attempt; the router's then records nothing more.
+    Nesting is tracked through a context variable, so concurrent attempts (``n`` chat calls side by
+    side) each record themselves.
     """
 
     def __init__(self, call: Call, provider: str, model: str) -> None:
@@ -206,16 +209,21 @@ class AttemptTimer:
 
     def __enter__(self) -> AttemptTimer:
         self._started = time.monotonic()
-        self._recorded = len(self._call.attempts)
+        self._parent = _CURRENT_ATTEMPT.get()
+        self._token = _CURRENT_ATTEMPT.set(self)
+        self._has_inner = False
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         from imagegen_mcp.errors import ProviderError
 
+        _CURRENT_ATTEMPT.reset(self._token)
+        if self._has_inner:
+            return  # attempts inside were recorded one by one (a provider's own retries)
+        if self._parent is not None:
+            self._parent._has_inner = True
         if exc is not None and not isinstance(exc, ImagegenError):
             return  # cancellation or a bug: nothing the provider reported, nothing to bill
-        if len(self._call.attempts) > self._recorded:
-            return  # attempts inside were recorded one by one (a provider's own retries)
         error = exc if isinstance(exc, ImagegenError) else None
         cost = self._cost
         generation_id = self._generation_id
@@ -232,6 +240,9 @@ class AttemptTimer:
                 generation_id=generation_id,
             )
         )
+
+
+_CURRENT_ATTEMPT: ContextVar[AttemptTimer | None] = ContextVar("imagegen_current_attempt", default=None)
 
 
 @runtime_checkable

@@ -335,8 +335,20 @@ def summary(result: GenerateResult) -> str:
         f"{img.path} ({img.width}x{img.height} {img.mime_type.split('/')[1].upper()})" for img in result.images
     )
     cost = f"${result.cost_usd:.4f}" if result.cost_usd is not None else "cost not reported"
-    noun = "image" if len(result.images) == 1 else "images"
+    count = len(result.images)
+    noun = "image" if count == 1 else "images"
+    failed = [a for a in result.attempts if not a.ok]
+    tried = f" (after {', '.join(f'{a.provider} {a.error.code}' for a in failed if a.error)})" if failed else ""
+    partial = ""
+    if result.partial_error:
+        missing = int(result.partial_error.get("missing", "0") or 0)
+        count_text = f"{count} of {count + missing}"
+        partial = f" {missing} failed and {'was' if missing == 1 else 'were'} not retried: " + (
+            f"{result.partial_error['message']} — {result.partial_error.get('fix', '')}."
+        )
+    else:
+        count_text = str(count)
     return (
-        f"Saved {len(result.images)} {noun}: {files} — {result.provider}/{result.model}, {cost}, "
-        f"{result.elapsed_s:.1f} s.{hints}"
+        f"Saved {count_text} {noun}: {files} — {result.provider}/{result.model}, {cost}{tried}, "
+        f"{result.elapsed_s:.1f} s.{partial}{hints}"
     )

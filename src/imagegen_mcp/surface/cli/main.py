@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from imagegen_mcp import __version__
+from imagegen_mcp.providers.registry import NAMES
 from imagegen_mcp.surface.cli import queue as cli_queue
 
 ASPECT_HELP = "e.g. 1:1, 16:9, 9:16"
@@ -51,7 +52,7 @@ def parser() -> argparse.ArgumentParser:
 
     pre = sub.add_parser("preflight", help="check that images can be generated (exit 1 when not)")
     pre.add_argument("--json", action="store_true", help="print the report as JSON")
-    pre.add_argument("--provider", choices=["openrouter", "placeholder"])
+    pre.add_argument("--provider", choices=NAMES)
     pre.add_argument("--model")
 
     gen = sub.add_parser("generate", help="generate images once, as the generate_image tool does")
@@ -63,7 +64,7 @@ def parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", help="path relative to the output directory; a trailing / names a directory")
     gen.add_argument("--overwrite", action="store_true")
     gen.add_argument("--surface", choices=["auto", "images", "chat"], default="auto")
-    gen.add_argument("--provider", choices=["openrouter", "placeholder"])
+    gen.add_argument("--provider", choices=NAMES)
     gen.add_argument("--dry-run", action="store_true", help="validate and lint only; send nothing")
     gen.add_argument("--strict", action="store_true", help="refuse ambiguous prompts (strict_clarify)")
     gen.add_argument("--allow-no-baseline", action="store_true", help="allow an edit-like prompt without an image")

@@ -13,6 +13,8 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any, TextIO
 
+from imagegen_mcp.providers.registry import NAMES
+
 if TYPE_CHECKING:
     from imagegen_mcp.queue.sqlite import Job, JobQueue
     from imagegen_mcp.queue.worker import WorkerStats
@@ -34,7 +36,7 @@ def add_parsers(sub: Any) -> None:
     enq.add_argument("--image-size", choices=["low", "medium", "high"])
     enq.add_argument("--aspect-ratio", help="e.g. 1:1, 16:9, 9:16")
     enq.add_argument("--surface", choices=["auto", "images", "chat"], default=None)
-    enq.add_argument("--provider", choices=["openrouter", "placeholder"])
+    enq.add_argument("--provider", choices=NAMES)
     enq.add_argument("--overwrite", action="store_true", default=None, help="replace files with the same names")
     enq.add_argument("--strict", action="store_true", default=None, help="refuse ambiguous prompts")
     enq.add_argument("--allow-no-baseline", action="store_true", default=None)

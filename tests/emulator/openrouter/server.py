@@ -78,14 +78,65 @@ class _Server(uvicorn.Server):
             await asyncio.wait_for(server.wait_closed(), timeout=2.0)
 
 
-def _knob(name: str, doc: str) -> Any:
-    """A property that reads/writes `EmulatorState.<name>` under its lock (runtime-settable knobs)."""
+class LoopbackServer:
+    """Runs an ASGI app under uvicorn on `host:port` (0 = any free port) in a daemon thread.
+    Shared by the emulators: `start()` returns the bound port, `stop()` waits for the thread."""
 
-    def get(self: Emulator) -> Any:
+    def __init__(self, app: Any, host: str, port: int, name: str) -> None:
+        self._app, self._host, self._port, self._name = app, host, port, name
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._sock: socket.socket | None = None
+
+    def start(self) -> int:
+        # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on accepted sockets whose proto is TCP,
+        # and without it keep-alive requests pay a 40 ms Nagle/delayed-ACK stall.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self._host, self._port))
+        self._sock, self._port = sock, sock.getsockname()[1]
+        config = uvicorn.Config(
+            self._app,
+            log_level="warning",
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            ws="none",
+            http=_AbortableH11Protocol,
+            loop="asyncio",
+            proxy_headers=False,
+            server_header=False,
+            timeout_keep_alive=5,
+        )
+        ready = threading.Event()
+        self._server = _Server(config, ready)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name=self._name, daemon=True
+        )
+        self._thread.start()
+        if not ready.wait(10.0):
+            self.stop()
+            raise RuntimeError(f"{self._name} did not start within 10 s")
+        return self._port
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.request_stop()
+        if self._thread is not None:
+            self._thread.join(10.0)
+        if self._sock is not None:
+            self._sock.close()
+        self._server = self._thread = self._sock = None
+
+
+def knob(name: str, doc: str) -> Any:
+    """A property that reads/writes `self.state.<name>` under `self.state.cond` (runtime-settable knobs)."""
+
+    def get(self: Any) -> Any:
         with self.state.cond:
             return getattr(self.state, name)
 
-    def set_(self: Emulator, value: Any) -> None:
+    def set_(self: Any, value: Any) -> None:
         with self.state.cond:
             setattr(self.state, name, value)
 
@@ -122,55 +173,23 @@ class Emulator:
             generation_lookup_delay_s=generation_lookup_delay_s,
         )
         self._host, self._port = host, port
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self._sock: socket.socket | None = None
+        self._loopback: LoopbackServer | None = None
 
     # -- lifecycle --
     def start(self) -> Emulator:
-        if self._thread is not None:
+        if self._loopback is not None:
             raise RuntimeError("emulator already started")
-        # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on accepted sockets whose proto is TCP,
-        # and without it keep-alive requests pay a 40 ms Nagle/delayed-ACK stall.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self._host, self._port))
-        self._sock, self._port = sock, sock.getsockname()[1]
-        config = uvicorn.Config(
-            build_app(self.state),
-            log_level="warning",
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-            ws="none",
-            http=_AbortableH11Protocol,
-            loop="asyncio",
-            proxy_headers=False,
-            server_header=False,
-            timeout_keep_alive=5,
-        )
-        ready = threading.Event()
-        self._server = _Server(config, ready)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, name="openrouter-emulator", daemon=True
-        )
-        self._thread.start()
-        if not ready.wait(10.0):
-            self.stop()
-            raise RuntimeError("emulator did not start within 10 s")
+        self._loopback = LoopbackServer(build_app(self.state), self._host, self._port, "openrouter-emulator")
+        self._port = self._loopback.start()
         return self
 
     def stop(self) -> None:
         with self.state.cond:
             self.state.closing = True
             self.state.cond.notify_all()
-        if self._server is not None:
-            self._server.request_stop()
-        if self._thread is not None:
-            self._thread.join(10.0)
-        if self._sock is not None:
-            self._sock.close()
-        self._server = self._thread = self._sock = None
+        if self._loopback is not None:
+            self._loopback.stop()
+        self._loopback = None
 
     def __enter__(self) -> Emulator:
         return self.start()
@@ -219,14 +238,14 @@ class Emulator:
         """Forget requests, cancellations, faults and generations (keys, models and knobs stay)."""
         self.state.reset()
 
-    latency_s = _knob("latency_s", "Delay before each generation answer (polls for client disconnects).")
-    key_limit_remaining = _knob("key_limit_remaining", "USD left on the key; None = unlimited (null limits).")
-    generation_lookup_delay_s = _knob("generation_lookup_delay_s", "How long `/generation?id=` stays 404.")
-    management_keys = _knob("management_keys", "Keys allowed on `/credits`.")
-    valid_keys = _knob("valid_keys", "Keys that authenticate.")
-    scale_divisor = _knob("scale_divisor", "Real pixel sizes are divided by this (16) to keep images tiny.")
-    max_body_bytes = _knob("max_body_bytes", "Bodies above this get 413 (None = no limit).")
-    keepalive_s = _knob("keepalive_s", "Interval of `: OPENROUTER PROCESSING` comments while streaming.")
+    latency_s = knob("latency_s", "Delay before each generation answer (polls for client disconnects).")
+    key_limit_remaining = knob("key_limit_remaining", "USD left on the key; None = unlimited (null limits).")
+    generation_lookup_delay_s = knob("generation_lookup_delay_s", "How long `/generation?id=` stays 404.")
+    management_keys = knob("management_keys", "Keys allowed on `/credits`.")
+    valid_keys = knob("valid_keys", "Keys that authenticate.")
+    scale_divisor = knob("scale_divisor", "Real pixel sizes are divided by this (16) to keep images tiny.")
+    max_body_bytes = knob("max_body_bytes", "Bodies above this get 413 (None = no limit).")
+    keepalive_s = knob("keepalive_s", "Interval of `: OPENROUTER PROCESSING` comments while streaming.")
 
     @property
     def usage_usd(self) -> float:

@@ -48,3 +48,20 @@ GPT image, `content_policy_violation` for DALL·E), `model_not_found` (404), `ex
 URLs are already dead), `hang` (no answer until the client disconnects; recorded as `cancelled`),
 `truncated` (200 with half the JSON), `html` (200 `text/html` page) — C6.
 """
+
+from .catalogue import CHAT_MODELS, DEFAULT_MODELS, ModelSpec
+from .faults import KINDS, Fault
+from .server import OpenAIEmulator
+from .state import DEFAULT_KEY, RecordedRequest, UploadedPart
+
+__all__ = [
+    "CHAT_MODELS",
+    "DEFAULT_KEY",
+    "DEFAULT_MODELS",
+    "KINDS",
+    "Fault",
+    "ModelSpec",
+    "OpenAIEmulator",
+    "RecordedRequest",
+    "UploadedPart",
+]

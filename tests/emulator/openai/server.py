@@ -4,18 +4,19 @@ emulator's `LoopbackServer`), and is the handle tests use to inject faults and i
 from __future__ import annotations
 
 from collections.abc import Iterable
-from types import TracebackType
 from typing import Any
 
-from ..openrouter.server import LoopbackServer, knob
+from ..openrouter.server import LoopbackEmulator, knob
 from .app import build_app
 from .catalogue import DEFAULT_MODELS, ModelSpec
 from .faults import Fault
-from .state import DEFAULT_KEY, EmulatorState, RecordedRequest, validate_knob
+from .state import DEFAULT_KEY, EmulatorState, validate_knob
 
 
-class OpenAIEmulator:
-    """A loopback OpenAI Images API, or an OpenAI-compatible gateway with `gateway=True`.
+class OpenAIEmulator(LoopbackEmulator):
+    """A loopback OpenAI Images API, or an OpenAI-compatible gateway with `gateway=True`. Lifecycle
+    (`with`, `start()`/`stop()`), `root_url`, `requests`, `cancelled`, `wait_for_request()` and
+    `wait_for_cancelled()` come from the OpenRouter emulator's `LoopbackEmulator`.
 
     `prefix` is where the API is mounted (`"/v1"` or `""`); `base_url` includes it, `root_url` does not.
     Gateway mode defaults: `models_route="unfiltered"`, `error_style="code_msg"`, `prompt_limit=1000`.
@@ -54,44 +55,12 @@ class OpenAIEmulator:
         self.state = EmulatorState(
             gateway=gateway, prefix=prefix, valid_keys={api_key, *valid_keys}, models=models, **knobs
         )
-        self._host, self._port = host, port
-        self._loopback: LoopbackServer | None = None
+        super().__init__(host, port, "openai-gateway-emulator" if gateway else "openai-emulator")
 
-    # -- lifecycle --
-    def start(self) -> OpenAIEmulator:
-        if self._loopback is not None:
-            raise RuntimeError("emulator already started")
-        name = "openai-gateway-emulator" if self.gateway else "openai-emulator"
-        self._loopback = LoopbackServer(build_app(self.state), self._host, self._port, name)
-        self._port = self._loopback.start()
-        return self
+    def _build_app(self) -> Any:
+        return build_app(self.state)
 
-    def stop(self) -> None:
-        with self.state.cond:
-            self.state.closing = True
-            self.state.cond.notify_all()
-        if self._loopback is not None:
-            self._loopback.stop()
-        self._loopback = None
-
-    def __enter__(self) -> OpenAIEmulator:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    # -- addresses --
-    @property
-    def port(self) -> int:
-        return self._port
-
-    @property
-    def root_url(self) -> str:
-        """The bare host (`http://127.0.0.1:PORT`): what a client gets when the gateway is given host-only."""
-        return f"http://{self._host}:{self._port}"
-
+    # -- addresses (`root_url`, the bare host, comes from the base class) --
     @property
     def base_url(self) -> str:
         """Where the API lives: `root_url + prefix` (the OpenAI SDK's `base_url`)."""
@@ -142,33 +111,3 @@ class OpenAIEmulator:
     models_route = knob("models_route", "`images`, `unfiltered` or `missing`.")
     error_style = knob("error_style", "`openai`, `code_msg` or `string`.")
     valid_keys = knob("valid_keys", "Keys that authenticate.")
-
-    # -- inspection --
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        with self.state.cond:
-            return list(self.state.requests)
-
-    @property
-    def cancelled(self) -> list[RecordedRequest]:
-        """Requests whose client disconnected while the emulator was waiting (latency or `hang`)."""
-        with self.state.cond:
-            return list(self.state.cancelled)
-
-    def wait_for_request(self, path_suffix: str, timeout: float = 5.0, *, count: int = 1) -> RecordedRequest:
-        """Block until `count` requests whose path ends with `path_suffix` arrived; return the last one."""
-
-        def found() -> RecordedRequest | None:
-            hits = [r for r in self.state.requests if r.path.endswith(path_suffix)]
-            return hits[count - 1] if len(hits) >= count else None
-
-        rec: RecordedRequest | None = self.state.wait_for(found, timeout)
-        if rec is None:
-            raise TimeoutError(f"no request to *{path_suffix} (x{count}) within {timeout} s")
-        return rec
-
-    def wait_for_cancelled(self, count: int = 1, timeout: float = 5.0) -> list[RecordedRequest]:
-        """Block until at least `count` requests were abandoned by their client. Raises TimeoutError."""
-        if not self.state.wait_for(lambda: len(self.state.cancelled) >= count, timeout):
-            raise TimeoutError(f"fewer than {count} cancelled request(s) within {timeout} s")
-        return self.cancelled

@@ -14,7 +14,7 @@ import socket
 import threading
 from collections.abc import Iterable
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -143,7 +143,87 @@ def knob(name: str, doc: str) -> Any:
     return property(get, set_, doc=doc)
 
 
-class Emulator:
+class LoopbackEmulator:
+    """What every emulator handle shares: start/stop (also as a context manager), its addresses, and the
+    request log views. Subclasses set `self.state` (with `cond`, `requests`, `cancelled`, `closing` and
+    `wait_for`) before calling `super().__init__`, and build their app in `_build_app()`."""
+
+    state: Any
+
+    def __init__(self, host: str, port: int, thread_name: str) -> None:
+        self._host, self._port, self._thread_name = host, port, thread_name
+        self._loopback: LoopbackServer | None = None
+
+    def _build_app(self) -> Any:
+        raise NotImplementedError
+
+    # -- lifecycle --
+    def start(self) -> Self:
+        if self._loopback is not None:
+            raise RuntimeError("emulator already started")
+        self._loopback = LoopbackServer(self._build_app(), self._host, self._port, self._thread_name)
+        self._port = self._loopback.start()
+        return self
+
+    def stop(self) -> None:
+        with self.state.cond:
+            self.state.closing = True
+            self.state.cond.notify_all()
+        if self._loopback is not None:
+            self._loopback.stop()
+        self._loopback = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- addresses --
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def root_url(self) -> str:
+        return f"http://{self._host}:{self._port}"
+
+    # -- inspection --
+    @property
+    def requests(self) -> list[Any]:
+        with self.state.cond:
+            return list(self.state.requests)
+
+    @property
+    def cancelled(self) -> list[Any]:
+        """Requests whose client disconnected while the emulator was waiting (latency, hang, stream)."""
+        with self.state.cond:
+            return list(self.state.cancelled)
+
+    def wait_for_request(self, path_suffix: str, timeout: float = 5.0, *, count: int = 1) -> Any:
+        """Block until `count` requests whose path ends with `path_suffix` arrived; return the last one.
+        Raises TimeoutError."""
+
+        def found() -> Any:
+            hits = [r for r in self.state.requests if r.path.endswith(path_suffix)]
+            return hits[count - 1] if len(hits) >= count else None
+
+        rec = self.state.wait_for(found, timeout)
+        if rec is None:
+            raise TimeoutError(f"no request to *{path_suffix} (x{count}) within {timeout} s")
+        return rec
+
+    def wait_for_cancelled(self, count: int = 1, timeout: float = 5.0) -> list[Any]:
+        """Block until at least `count` requests were cancelled by their client. Raises TimeoutError."""
+        ok = self.state.wait_for(lambda: len(self.state.cancelled) >= count, timeout)
+        if not ok:
+            raise TimeoutError(f"fewer than {count} cancelled request(s) within {timeout} s")
+        return self.cancelled
+
+
+class Emulator(LoopbackEmulator):
     """A loopback OpenRouter. Use as a context manager, or call `start()` / `stop()`.
 
     `valid_keys` defaults to `{api_key}`; when `valid_keys` is given without `api_key`, `api_key` is
@@ -172,42 +252,12 @@ class Emulator:
             key_limit_remaining=key_limit_remaining,
             generation_lookup_delay_s=generation_lookup_delay_s,
         )
-        self._host, self._port = host, port
-        self._loopback: LoopbackServer | None = None
+        super().__init__(host, port, "openrouter-emulator")
 
-    # -- lifecycle --
-    def start(self) -> Emulator:
-        if self._loopback is not None:
-            raise RuntimeError("emulator already started")
-        self._loopback = LoopbackServer(build_app(self.state), self._host, self._port, "openrouter-emulator")
-        self._port = self._loopback.start()
-        return self
-
-    def stop(self) -> None:
-        with self.state.cond:
-            self.state.closing = True
-            self.state.cond.notify_all()
-        if self._loopback is not None:
-            self._loopback.stop()
-        self._loopback = None
-
-    def __enter__(self) -> Emulator:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+    def _build_app(self) -> Any:
+        return build_app(self.state)
 
     # -- addresses --
-    @property
-    def port(self) -> int:
-        return self._port
-
-    @property
-    def root_url(self) -> str:
-        return f"http://{self._host}:{self._port}"
-
     @property
     def base_url(self) -> str:
         return f"{self.root_url}/api/v1"
@@ -254,17 +304,6 @@ class Emulator:
             return self.state.usage_usd
 
     # -- inspection --
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        with self.state.cond:
-            return list(self.state.requests)
-
-    @property
-    def cancelled(self) -> list[RecordedRequest]:
-        """Requests whose client disconnected while the emulator was waiting (latency, hang, stream)."""
-        with self.state.cond:
-            return list(self.state.cancelled)
-
     def generation_requests(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.method == "POST" and r.path.endswith(("/images", "/chat/completions"))]
 
@@ -277,26 +316,6 @@ class Emulator:
             and (prompt is None or r.prompt == prompt)
             and r.path.endswith(("/images", "/chat/completions"))
         )
-
-    def wait_for_request(self, path_suffix: str, timeout: float = 5.0, *, count: int = 1) -> RecordedRequest:
-        """Block until `count` requests whose path ends with `path_suffix` arrived; return the last one.
-        Raises TimeoutError."""
-
-        def found() -> RecordedRequest | None:
-            hits = [r for r in self.state.requests if r.path.endswith(path_suffix)]
-            return hits[count - 1] if len(hits) >= count else None
-
-        rec: RecordedRequest | None = self.state.wait_for(found, timeout)
-        if rec is None:
-            raise TimeoutError(f"no request to *{path_suffix} (x{count}) within {timeout} s")
-        return rec
-
-    def wait_for_cancelled(self, count: int = 1, timeout: float = 5.0) -> list[RecordedRequest]:
-        """Block until at least `count` requests were cancelled by their client. Raises TimeoutError."""
-        ok = self.state.wait_for(lambda: len(self.state.cancelled) >= count, timeout)
-        if not ok:
-            raise TimeoutError(f"fewer than {count} cancelled request(s) within {timeout} s")
-        return self.cancelled
 
     def wait_for_outcome(self, rec: RecordedRequest, timeout: float = 5.0) -> str:
         """Block until `rec` is no longer `pending`; return its outcome. Raises TimeoutError."""

@@ -100,7 +100,7 @@ def scaled(pixels: tuple[int, int], divisor: int) -> tuple[int, int]:
     return max(1, round(pixels[0] / d)), max(1, round(pixels[1] / d))
 
 
-def _encode(img: Image.Image, fmt: str) -> bytes:
+def encode(img: Image.Image, fmt: str) -> bytes:
     buf = io.BytesIO()
     if fmt == "jpeg":
         img.convert("RGB").save(buf, "JPEG", quality=90)
@@ -116,12 +116,17 @@ def render(prompt: str, width: int, height: int, fmt: str = "png", index: int = 
     """A small image whose colours depend on the prompt and image index, so different prompts differ."""
     if width * height > 1_000_000:
         return textured(width, height, fmt)
+    return encode(draw(prompt, width, height, index), fmt)
+
+
+def draw(prompt: str, width: int, height: int, index: int = 0) -> Image.Image:
+    """The picture `render` encodes: a background, a centred rectangle and a diagonal, coloured by a hash."""
     digest = hashlib.sha256(f"{index}:{prompt}".encode()).digest()
     img = Image.new("RGB", (width, height), tuple(digest[0:3]))
-    draw = ImageDraw.Draw(img)
-    draw.rectangle((width // 4, height // 4, width * 3 // 4, height * 3 // 4), fill=tuple(digest[3:6]))
-    draw.line((0, 0, width - 1, height - 1), fill=tuple(digest[6:9]), width=max(1, width // 16))
-    return _encode(img, fmt)
+    pen = ImageDraw.Draw(img)
+    pen.rectangle((width // 4, height // 4, width * 3 // 4, height * 3 // 4), fill=tuple(digest[3:6]))
+    pen.line((0, 0, width - 1, height - 1), fill=tuple(digest[6:9]), width=max(1, width // 16))
+    return img
 
 
 @lru_cache(maxsize=8)
@@ -131,7 +136,7 @@ def textured(width: int, height: int, fmt: str = "png") -> bytes:
     radial = Image.radial_gradient("L").resize((width, height))
     noise = Image.effect_noise((max(2, width // 32), max(2, height // 32)), 40)
     noise = noise.resize((width, height), Image.Resampling.BILINEAR)
-    return _encode(Image.merge("RGB", (gradient, radial, noise)), fmt)
+    return encode(Image.merge("RGB", (gradient, radial, noise)), fmt)
 
 
 @lru_cache(maxsize=4)
@@ -141,7 +146,7 @@ def large(fmt: str = "png") -> bytes:
     rng = random.Random(20260101)
     while True:
         img = Image.frombytes("RGB", (side, side), rng.randbytes(side * side * 3))
-        data = _encode(img, fmt)
+        data = encode(img, fmt)
         if len(data) * 4 // 3 >= LARGE_MIN_B64:
             return data
         side = int(side * 1.4)

@@ -37,8 +37,11 @@ def quick_check(conn: sqlite3.Connection) -> str | None:
         if _name(exc).startswith(_UNWRITABLE) or _name(exc).startswith("SQLITE_BUSY"):
             return None  # not damage: the caller reports the error itself
         return str(exc)
-    found = [str(r[0]) for r in rows]
-    return None if found == ["ok"] else "; ".join(found)
+    found = [" ".join(str(r[0]).split()) for r in rows]  # one line: it ends up in an error message
+    if found == ["ok"]:
+        return None
+    text = "; ".join(found)
+    return text if len(text) <= 300 else text[:299] + "…"
 
 
 def corrupt(db: Path, detail: str) -> StorageError:
@@ -46,8 +49,8 @@ def corrupt(db: Path, detail: str) -> StorageError:
     command = f"mkdir -p {shlex.quote(str(aside))} && mv {shlex.quote(str(db))}* {shlex.quote(str(aside))}/"
     return StorageError(
         f"the job queue database {db} is damaged ({detail}); it is not used until it is moved aside",
-        f"stop the server and any imagegen-mcp worker, then run: {command} — the queue is created anew on next "
-        f"use (its receipts in {db.parent}/results and /failed stay); the jobs it held must be enqueued again",
+        f"move it aside: {command} — the queue is created anew on next use, also by a running server or worker "
+        f"(the receipts in {db.parent}/results and /failed stay); the jobs it held must be enqueued again",
         code=CORRUPT,
     )
 

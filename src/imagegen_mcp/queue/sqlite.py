@@ -4,14 +4,15 @@ Every state change is one ``BEGIN IMMEDIATE`` transaction, so several servers an
 worker`` processes can share one queue directory:
 
 - **claim**: in one transaction, reclaim orphans, then move due ``queued`` jobs to ``running`` under a
-  lease (``lease_owner``, ``lease_expires``) and count the attempt. Only ``queued`` rows are
-  claimed, so a live-leased job is never handed out twice.
+  lease (``lease_owner``, ``lease_expires``) and count the run (``attempts``, which fences the
+  lease). Only ``queued`` rows are claimed, so a live-leased job is never handed out twice.
 - **heartbeat**: the owner renews its leases every ``orphan_timeout / 3``.
 - **reclaim**: a ``running`` job is taken back when its lease has expired (no heartbeat for
   ``IMAGEGEN_ORPHAN_TIMEOUT_S``) or when its owner is a process on this host that no longer exists
   (so a server killed and restarted does not wait half an hour for its own jobs). Owners on other
-  hosts, and processes that still exist, are trusted until their lease expires. A reclaimed job
-  whose attempts are used up fails with ``worker_lost``.
+  hosts, and processes that still exist, are trusted until their lease expires. A reclaimed run
+  counts as a lost lease, not as an attempt (``max_attempts`` is for failures); a job lost
+  ``MAX_LOST_LEASES`` times fails with ``worker_lost``.
 - **finish**: ``succeeded`` / ``failed`` (or ``queued`` again with ``not_before`` for a retry) only
   while the caller still holds the lease; a job that finished is never run again.
 
@@ -19,8 +20,12 @@ Each finished job gets a JSON receipt in ``results/`` or ``failed/``. The row is
 then the receipt is written atomically and the row marked; :meth:`JobQueue.pending_receipts` finds
 rows whose receipt a crash interrupted, so every finished job ends with exactly one receipt.
 
-The schema is versioned with ``PRAGMA user_version``; a database from a newer release is refused.
-All methods are synchronous (sqlite3); async callers run them with ``anyio.to_thread.run_sync``.
+The schema (:mod:`imagegen_mcp.queue.schema`) is versioned with ``PRAGMA user_version``: an older
+database is migrated in place, one from a newer release is refused. Faults never escape as raw
+``sqlite3`` errors: a damaged row is quarantined (:mod:`imagegen_mcp.queue.rows`), a damaged or
+read-only database is a ``StorageError`` with the fix (:mod:`imagegen_mcp.queue.dbhealth`; checked on
+open, and on any database error). All methods are synchronous (sqlite3); async callers run them
+with ``anyio.to_thread.run_sync``.
 """
 
 from __future__ import annotations

@@ -34,9 +34,7 @@ def quick_check(conn: sqlite3.Connection) -> str | None:
     try:
         rows = conn.execute("PRAGMA quick_check(3)").fetchall()
     except sqlite3.DatabaseError as exc:
-        if _name(exc).startswith(_UNWRITABLE) or _name(exc).startswith("SQLITE_BUSY"):
-            return None  # not damage: the caller reports the error itself
-        return str(exc)
+        return str(exc) if _is_damage(exc) else None  # busy, read-only, disk I/O: the caller reports it
     found = [" ".join(str(r[0]).split()) for r in rows]  # one line: it ends up in an error message
     if found == ["ok"]:
         return None
@@ -67,7 +65,7 @@ def unwritable(queue_dir: Path, exc: BaseException) -> StorageError:
 def translate(exc: sqlite3.Error, db: Path, conn: sqlite3.Connection | None) -> StorageError:
     """The one boundary from ``sqlite3`` errors to the project's: which of the three it is, and the fix."""
     name = _name(exc)
-    if name.startswith(_CORRUPT) or "malformed" in str(exc) or "not a database" in str(exc):
+    if _is_damage(exc):
         return corrupt(db, str(exc))
     if name.startswith(_UNWRITABLE) or "readonly" in str(exc):
         return unwritable(db.parent, exc)
@@ -80,3 +78,7 @@ def translate(exc: sqlite3.Error, db: Path, conn: sqlite3.Connection | None) -> 
 
 def _name(exc: sqlite3.Error) -> str:
     return str(getattr(exc, "sqlite_errorname", "") or "")
+
+
+def _is_damage(exc: sqlite3.Error) -> bool:
+    return _name(exc).startswith(_CORRUPT) or "malformed" in str(exc) or "not a database" in str(exc)

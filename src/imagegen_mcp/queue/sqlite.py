@@ -492,7 +492,10 @@ class JobQueue:
 
     def pending(self) -> tuple[int, float | None]:
         """Queued jobs, and when the earliest becomes due (None when there are none)."""
-        row = self._read("SELECT COUNT(*) AS n, MIN(not_before) AS due FROM jobs WHERE status = 'queued'")[0]
+        row = self._read(
+            "SELECT COUNT(*) AS n, MIN(CASE WHEN typeof(not_before) IN ('integer', 'real') THEN not_before END)"
+            " AS due FROM jobs WHERE status = 'queued'"  # a damaged time is no time: claim quarantines it
+        )[0]
         return int(row["n"]), row["due"]
 
     def unfinished_ids(self, job_ids: Sequence[str]) -> set[str]:

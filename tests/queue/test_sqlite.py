@@ -13,7 +13,16 @@ from pathlib import Path
 import pytest
 
 from imagegen_mcp.errors import RequestError, StorageError
-from imagegen_mcp.queue.sqlite import SCHEMA_VERSION, JobQueue, NewJob, make_owner, new_id, owner_alive
+from imagegen_mcp.queue.schema import MIGRATIONS
+from imagegen_mcp.queue.sqlite import (
+    MAX_LOST_LEASES,
+    SCHEMA_VERSION,
+    JobQueue,
+    NewJob,
+    make_owner,
+    new_id,
+    owner_alive,
+)
 
 
 class Clock:
@@ -153,15 +162,59 @@ def test_a_lease_is_fenced_by_its_attempt_even_for_the_same_owner(q: JobQueue, c
     assert q.heartbeat([stale, fresh]) == {fresh.job_id}
 
 
-def test_a_job_whose_attempts_are_used_up_by_lost_workers_fails(q: JobQueue, clock: Clock) -> None:
+def test_lost_leases_do_not_use_up_the_attempts_meant_for_provider_failures(q: JobQueue, clock: Clock) -> None:
     [job_id] = add(q, "r1")
-    for _ in range(5):
+    for _ in range(7):  # more kills than max_attempts (5)
+        assert q.claim(make_owner(), 1)
+        clock.t += 31
+    err = {"code": "rate_limited", "message": "slow down", "fix": "wait", "error_class": "RateLimitError"}
+    for n in range(1, 6):
+        [job] = q.claim(make_owner(), 1)
+        assert (job.lost_leases, job.counted_attempts) == (7, n)
+        after = q.fail(job, err, retry_at=clock.t)
+        assert after is not None and after.status == ("failed" if n == 5 else "queued")
+    [job] = q.get([job_id])
+    assert job.error == err and job.attempts == 12 and job.max_attempts == 5
+
+
+def test_a_job_lost_to_dead_workers_max_lost_leases_times_fails_worker_lost(q: JobQueue, clock: Clock) -> None:
+    [job_id] = add(q, "r1")
+    for _ in range(MAX_LOST_LEASES):
         assert q.claim(make_owner(), 1)
         clock.t += 31
     assert q.claim(make_owner(), 1) == []
     [job] = q.get([job_id])
     assert job.status == "failed" and job.error["code"] == "worker_lost"  # type: ignore[index]
+    assert f"stopped {MAX_LOST_LEASES} times" in job.error["fix"]  # type: ignore[index]
+    assert job.lost_leases == MAX_LOST_LEASES and job.counted_attempts == 0
     assert [j.job_id for j in q.pending_receipts()] == [job_id]
+
+
+def test_a_version_1_database_is_migrated_in_place_counting_its_lost_runs(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / "queue.sqlite3", isolation_level=None)
+    db.execute("PRAGMA journal_mode = WAL")
+    for statement in MIGRATIONS[1].split(";"):
+        if statement.strip():
+            db.execute(statement)
+    db.execute("PRAGMA user_version = 1")
+    db.execute("INSERT INTO requests VALUES ('r1', 'sha', '{}', '{}', 1.0)")
+    db.execute(
+        "INSERT INTO jobs (job_id, request_id, idx, status, spec, target, attempts, max_attempts, not_before,"
+        " created_at) VALUES ('j_old', 'r1', 1, 'queued', ?, 't-01', 3, 5, 1.0, 1.0)",
+        (json.dumps(spec()),),
+    )
+    for n, outcome in ((1, "lost"), (2, "retry"), (3, "interrupted")):
+        db.execute("INSERT INTO attempts VALUES ('j_old', ?, 'h/1/x', 1.0, 2.0, ?, NULL)", (n, outcome))
+    db.close()
+    q = JobQueue(tmp_path).open()
+    [job] = q.get(["j_old"])
+    assert (job.attempts, job.lost_leases, job.counted_attempts) == (3, 2, 1)
+    [claimed] = q.claim(make_owner(), 1)
+    assert claimed.job_id == "j_old" and claimed.attempts == 4
+    q.close()
+    check = sqlite3.connect(tmp_path / "queue.sqlite3")
+    assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    check.close()
 
 
 def test_a_dead_local_owner_is_reclaimed_at_once_and_a_live_one_is_not(q: JobQueue, clock: Clock) -> None:
@@ -185,7 +238,7 @@ def test_release_puts_jobs_back_and_uncounts_a_job_that_never_started(q: JobQueu
     assert q.release(cb, started=True)
     ja, jb = q.get([a, b])
     assert (ja.status, ja.attempts, ja.started_at) == ("queued", 0, None)
-    assert (jb.status, jb.attempts) == ("queued", 1)
+    assert (jb.status, jb.attempts, jb.lost_leases) == ("queued", 1, 1)  # interrupted: not a used attempt
     assert not q.release(ca, started=False)  # not held any more
 
 

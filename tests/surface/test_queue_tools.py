@@ -288,6 +288,7 @@ async def test_one_worker_per_server_even_when_the_lifespan_runs_per_connection(
     from imagegen_mcp.surface.queue_tools import QueueRuntime
 
     runtime = QueueRuntime(offline)
+    await runtime.queue()  # a queue tool was used: the worker starts once the queue exists
     stop = [anyio.Event(), anyio.Event()]
 
     async def connection(i: int) -> None:

@@ -22,7 +22,9 @@ import errno
 import hashlib
 import json
 import os
+import re
 import shutil
+import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -36,6 +38,8 @@ from imagegen_mcp.storage import local as store
 STAGING = ".imagegen-staging"
 SIDECAR = "result.json"
 IMAGE_SUFFIXES = frozenset({*codec.MIME_EXT.values(), ".jpeg"})
+# What write_json_atomic leaves when its writer (``enqueue``) is killed: ``.<prefix>-manifest.json.<8 hex>.tmp``.
+MANIFEST_TMP = re.compile(r"\..+-manifest\.json\.[0-9a-f]{8}\.tmp")
 
 
 def staging_dir(output_dir: Path, job_id: str) -> Path:
@@ -228,4 +232,26 @@ def sweep(output_dir: Path, lookup: Callable[[list[str]], dict[str, bool]], *, m
         removed += 1
     with contextlib.suppress(OSError):
         root.rmdir()
+    return removed
+
+
+def sweep_manifest_temps(output_dir: Path, folders: list[Path], *, min_age_s: float) -> int:
+    """Delete manifest temp files a killed ``enqueue`` left in ``folders``: only that exact name
+    pattern, only regular files at least ``min_age_s`` old, only inside the output directory."""
+    root = output_dir.resolve()
+    removed = 0
+    now = time.time()
+    for folder in {f.resolve() for f in folders}:
+        if not folder.is_relative_to(root) or not folder.is_dir():
+            continue
+        for p in folder.glob(".*-manifest.json.*.tmp"):
+            if not MANIFEST_TMP.fullmatch(p.name):
+                continue
+            try:
+                st = p.lstat()
+                if stat.S_ISREG(st.st_mode) and now - st.st_mtime >= min_age_s:
+                    p.unlink()
+                    removed += 1
+            except OSError:
+                continue
     return removed

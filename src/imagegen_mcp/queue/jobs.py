@@ -3,16 +3,14 @@
 - ids: ``j_`` / ``r_`` + 10 characters of milliseconds (sortable) + 6 random ones;
 - lease owners: ``host/pid/token``, so a reclaim can tell a live worker on this machine from a dead
   one (see :func:`owner_alive`);
-- :class:`Job`: one row of the ``jobs`` table, JSON columns decoded.
+- :class:`Job`: one row of the ``jobs`` table, JSON columns decoded (by :mod:`imagegen_mcp.queue.rows`).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import socket
-import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -78,20 +76,14 @@ class Job:
     error: dict[str, Any] | None
     last_error: dict[str, Any] | None
     cost_usd: float | None
+    lost_leases: int = 0
 
     @property
     def finished(self) -> bool:
         return self.status in ("succeeded", "failed", "cancelled")
 
-    @classmethod
-    def from_row(cls, row: sqlite3.Row) -> Job:
-        def obj(name: str) -> Any:
-            return json.loads(row[name]) if row[name] is not None else None
-
-        return cls(
-            job_id=row["job_id"], request_id=row["request_id"], index=row["idx"], status=row["status"],
-            spec=obj("spec"), target=row["target"], attempts=row["attempts"], max_attempts=row["max_attempts"],
-            not_before=row["not_before"], lease_owner=row["lease_owner"], lease_expires=row["lease_expires"],
-            created_at=row["created_at"], started_at=row["started_at"], finished_at=row["finished_at"],
-            result=obj("result"), error=obj("error"), last_error=obj("last_error"), cost_usd=row["cost_usd"],
-        )  # fmt: skip
+    @property
+    def counted_attempts(self) -> int:
+        """Attempts that count against ``max_attempts``: runs that ended with an outcome, not ones a
+        dead or stopped worker lost (those count against the lost-lease cap)."""
+        return self.attempts - self.lost_leases

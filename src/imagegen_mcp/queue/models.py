@@ -58,8 +58,9 @@ class JobView(BaseModel):
     request_id: str
     index: int
     status: JobStatus
-    attempts: int
-    max_attempts: int
+    attempts: int = Field(description="Times the job was started, lost runs included")
+    max_attempts: int = Field(description="Cap on attempts that ended in a failure (lost runs do not count)")
+    lost_leases: int = Field(default=0, description="Runs lost to a worker that was killed, crashed or stopped")
     prompt: str
     out: str = Field(description="Target path without the suffix (the suffix follows the real format)")
     images: list[SavedImage] = Field(default_factory=list)

@@ -352,6 +352,7 @@ def job_view(settings: Settings, job: Job) -> JobView:
         status=job.status,
         attempts=job.attempts,
         max_attempts=job.max_attempts,
+        lost_leases=job.lost_leases,
         prompt=request.get("prompt", ""),
         out=str(settings.output_dir.resolve() / job.target),
         images=[SavedImage(**i) for i in result.get("images", [])],
@@ -423,7 +424,8 @@ def status_summary(result: QueueStatusResult) -> str:
         elif v.status in ("queued", "running"):
             line += f" → {v.out}.*"
         if v.attempts > 1 or v.last_error:
-            line += f" (attempt {v.attempts}/{v.max_attempts})"
+            lost = f", {v.lost_leases} lost to stopped workers" if v.lost_leases else ""
+            line += f" (attempt {v.attempts - v.lost_leases}/{v.max_attempts}{lost})"
         if v.error:
             line += f": {v.error.message} — {v.error.fix}"
         elif v.last_error:

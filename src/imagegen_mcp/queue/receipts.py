@@ -48,7 +48,7 @@ def build_receipt(job: Job, attempts: list[dict[str, Any]], info: dict[str, Any]
         {
             "n": r["n"], "owner": r["owner"], "started_at": iso(r["started_at"]), "ended_at": iso(r["ended_at"]),
             "elapsed_s": None if r["ended_at"] is None else round(r["ended_at"] - r["started_at"], 3),
-            "outcome": r["outcome"], "error": json.loads(r["error"]) if r["error"] else None,
+            "outcome": r["outcome"], "error": _loads(r["error"]),
         }
         for r in attempts
     ]  # fmt: skip
@@ -84,9 +84,18 @@ def build_receipt(job: Job, attempts: list[dict[str, Any]], info: dict[str, Any]
             "total_s": _span(job.created_at, job.finished_at),
         },
         "attempts": job.attempts,
+        "lost_leases": job.lost_leases,
         "attempt_log": runs,
         "error": job.error,
     }
+
+
+def _loads(raw: Any) -> Any:
+    """An attempt's recorded error; a damaged one is left out rather than failing the receipt."""
+    try:
+        return json.loads(raw) if raw else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _span(a: float | None, b: float | None) -> float | None:

@@ -4,14 +4,15 @@ Every state change is one ``BEGIN IMMEDIATE`` transaction, so several servers an
 worker`` processes can share one queue directory:
 
 - **claim**: in one transaction, reclaim orphans, then move due ``queued`` jobs to ``running`` under a
-  lease (``lease_owner``, ``lease_expires``) and count the attempt. Only ``queued`` rows are
-  claimed, so a live-leased job is never handed out twice.
+  lease (``lease_owner``, ``lease_expires``) and count the run (``attempts``, which fences the
+  lease). Only ``queued`` rows are claimed, so a live-leased job is never handed out twice.
 - **heartbeat**: the owner renews its leases every ``orphan_timeout / 3``.
 - **reclaim**: a ``running`` job is taken back when its lease has expired (no heartbeat for
   ``IMAGEGEN_ORPHAN_TIMEOUT_S``) or when its owner is a process on this host that no longer exists
   (so a server killed and restarted does not wait half an hour for its own jobs). Owners on other
-  hosts, and processes that still exist, are trusted until their lease expires. A reclaimed job
-  whose attempts are used up fails with ``worker_lost``.
+  hosts, and processes that still exist, are trusted until their lease expires. A reclaimed run
+  counts as a lost lease, not as an attempt (``max_attempts`` is for failures); a job lost
+  ``MAX_LOST_LEASES`` times fails with ``worker_lost``.
 - **finish**: ``succeeded`` / ``failed`` (or ``queued`` again with ``not_before`` for a retry) only
   while the caller still holds the lease; a job that finished is never run again.
 
@@ -19,83 +20,43 @@ Each finished job gets a JSON receipt in ``results/`` or ``failed/``. The row is
 then the receipt is written atomically and the row marked; :meth:`JobQueue.pending_receipts` finds
 rows whose receipt a crash interrupted, so every finished job ends with exactly one receipt.
 
-The schema is versioned with ``PRAGMA user_version``; a database from a newer release is refused.
-All methods are synchronous (sqlite3); async callers run them with ``anyio.to_thread.run_sync``.
+The schema (:mod:`imagegen_mcp.queue.schema`) is versioned with ``PRAGMA user_version``: an older
+database is migrated in place, one from a newer release is refused. Faults never escape as raw
+``sqlite3`` errors: a damaged row is quarantined (:mod:`imagegen_mcp.queue.rows`), a damaged or
+read-only database is a ``StorageError`` with the fix (:mod:`imagegen_mcp.queue.dbhealth`; checked on
+open, and on any database error). All methods are synchronous (sqlite3); async callers run them
+with ``anyio.to_thread.run_sync``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 from imagegen_mcp.errors import RequestError, StorageError
+from imagegen_mcp.queue import dbhealth
 from imagegen_mcp.queue.jobs import Job, NewJob, make_owner, new_id, owner_alive
 from imagegen_mcp.queue.receipts import build_receipt, iso, sweep_temp_files, write_json_atomic
+from imagegen_mcp.queue.rows import corrupt_error, decode_job, is_quarantined, loads
+from imagegen_mcp.queue.schema import FINISHED_SQL, MAX_LOST_LEASES, MIGRATIONS, SCHEMA_VERSION, run_script
 from imagegen_mcp.storage.local import fsync_dir
 
 __all__ = [
-    "Job", "JobQueue", "NewJob", "fsync_dir", "iso", "make_owner", "new_id", "owner_alive", "request_id_conflict",
-    "write_json_atomic",
+    "MAX_LOST_LEASES", "SCHEMA_VERSION", "Job", "JobQueue", "NewJob", "fsync_dir", "iso", "make_owner", "new_id",
+    "owner_alive", "request_id_conflict", "write_json_atomic",
 ]  # fmt: skip
 
-SCHEMA_VERSION = 1
+log = logging.getLogger("imagegen_mcp.queue")
+
 DB_NAME = "queue.sqlite3"
 DEFAULT_MAX_ATTEMPTS = 5
-FINISHED_SQL = "('succeeded', 'failed', 'cancelled')"
-
-_SCHEMA_V1 = f"""
-CREATE TABLE requests (
-    request_id   TEXT PRIMARY KEY,
-    payload_sha  TEXT NOT NULL,
-    payload      TEXT NOT NULL,
-    info         TEXT NOT NULL,
-    created_at   REAL NOT NULL
-);
-CREATE TABLE jobs (
-    job_id        TEXT PRIMARY KEY,
-    request_id    TEXT NOT NULL REFERENCES requests(request_id),
-    idx           INTEGER NOT NULL,
-    status        TEXT NOT NULL
-                  CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
-    spec          TEXT NOT NULL,
-    target        TEXT NOT NULL,
-    attempts      INTEGER NOT NULL DEFAULT 0,
-    max_attempts  INTEGER NOT NULL,
-    not_before    REAL NOT NULL,
-    lease_owner   TEXT,
-    lease_expires REAL,
-    created_at    REAL NOT NULL,
-    started_at    REAL,
-    finished_at   REAL,
-    result        TEXT,
-    error         TEXT,
-    last_error    TEXT,
-    cost_usd      REAL,
-    receipt       INTEGER NOT NULL DEFAULT 0,
-    UNIQUE (request_id, idx)
-);
-CREATE INDEX jobs_due ON jobs (status, not_before);
-CREATE INDEX jobs_target ON jobs (target);
-CREATE INDEX jobs_unreceipted ON jobs (job_id) WHERE receipt = 0 AND status IN {FINISHED_SQL};
-CREATE TABLE attempts (
-    job_id     TEXT NOT NULL,
-    n          INTEGER NOT NULL,
-    owner      TEXT NOT NULL,
-    started_at REAL NOT NULL,
-    ended_at   REAL,
-    outcome    TEXT,
-    error      TEXT,
-    PRIMARY KEY (job_id, n)
-);
-"""
-
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1}
 
 
 def _dumps(value: Any) -> str:
@@ -128,25 +89,50 @@ class JobQueue:
         self.is_alive = is_alive
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
+        self._reopen = False  # set when a damaged database was closed: the next use opens it again
 
     # ------------------------------------------------------------------ connection
 
+    @property
+    def db_path(self) -> Path:
+        return self.dir / DB_NAME
+
     def open(self) -> JobQueue:
+        """Create (on first use) or open the queue; refuse a damaged or too-new database."""
+        with self._lock:
+            self._connect()
+        return self
+
+    def _connect(self) -> None:
+        conn: sqlite3.Connection | None = None
         try:
             for d in (self.dir, self.results_dir, self.failed_dir):
                 d.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.dir / DB_NAME, timeout=30.0, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(self.db_path, timeout=30.0, isolation_level=None, check_same_thread=False)
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA busy_timeout = 30000")
             if conn.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
                 raise StorageError(f"the queue database in {self.dir} cannot use WAL mode", _FIX_DIR)
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
-        except (OSError, sqlite3.Error) as exc:
+            damage = dbhealth.quick_check(conn)  # cheap, and the only way to see garbage before it bites
+            if damage is not None:
+                raise dbhealth.corrupt(self.db_path, damage)
+        except (OSError, sqlite3.Error, StorageError) as exc:
+            if conn is not None:
+                conn.close()
+            if isinstance(exc, StorageError):
+                raise
+            if isinstance(exc, sqlite3.Error):
+                raise dbhealth.translate(exc, self.db_path, None) from exc
             raise StorageError(f"cannot open the job queue in {self.dir}: {exc}", _FIX_DIR) from exc
         self._conn = conn
-        self._migrate()
-        return self
+        self._reopen = False
+        try:
+            self._migrate()
+        except BaseException:
+            self.close()
+            raise
 
     def close(self) -> None:
         with self._lock:
@@ -163,7 +149,7 @@ class JobQueue:
                     "upgrade imagegen-mcp, or point IMAGEGEN_QUEUE_DIR at another directory",
                 )
             for target in range(version + 1, SCHEMA_VERSION + 1):
-                _run_script(c, MIGRATIONS[target])
+                run_script(c, MIGRATIONS[target])
                 c.execute(f"PRAGMA user_version = {target}")
 
     @contextmanager
@@ -174,22 +160,39 @@ class JobQueue:
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
-                raise StorageError(f"the job queue in {self.dir} is busy or unwritable: {exc}", _FIX_DIR) from exc
+                raise self._failure(exc) from exc
             try:
                 yield conn
                 conn.execute("COMMIT")
             except BaseException as exc:
                 if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                    with suppress(sqlite3.Error):  # the error below is what the caller needs to hear
+                        conn.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.Error):
-                    raise StorageError(f"the job queue in {self.dir} failed: {exc}", _FIX_DIR) from exc
+                    raise self._failure(exc) from exc
                 raise
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
-            return self._require().execute(sql, params).fetchall()
+            conn = self._require()
+            try:
+                return conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise self._failure(exc) from exc
+
+    def _failure(self, exc: sqlite3.Error) -> StorageError:
+        """Translate ``exc`` (the one boundary); a damaged database is closed and reopened on next use,
+        so moving the file aside is enough for a running server to start a fresh queue."""
+        error = dbhealth.translate(exc, self.db_path, self._conn)
+        if error.code == dbhealth.CORRUPT and self._conn is not None:
+            self._conn.close()
+            self._conn = None
+            self._reopen = True
+        return error
 
     def _require(self) -> sqlite3.Connection:
+        if self._conn is None and self._reopen:
+            self._connect()
         if self._conn is None:
             raise StorageError("the job queue is not open", "this is a bug: open() the queue before use")
         return self._conn
@@ -201,7 +204,14 @@ class JobQueue:
         rows = self._read("SELECT payload_sha, payload, info FROM requests WHERE request_id = ?", (request_id,))
         if not rows:
             return None
-        return rows[0]["payload_sha"], json.loads(rows[0]["payload"]), json.loads(rows[0]["info"])
+        sha, payload, info = rows[0]["payload_sha"], loads(rows[0]["payload"]), loads(rows[0]["info"])
+        if not (isinstance(sha, str) and isinstance(payload, dict) and isinstance(info, dict)):
+            raise StorageError(
+                f"the queue's record of request {request_id!r} is damaged (it does not parse)",
+                "pass a new request_id to enqueue it again",
+                code="request_corrupt",
+            )
+        return sha, payload, info
 
     def enqueue(
         self,
@@ -255,14 +265,18 @@ class JobQueue:
         now = self.clock()
         with self._write() as c:
             self._reclaim(c, now)
-            ids = [
-                r["job_id"]
-                for r in c.execute(
-                    "SELECT job_id FROM jobs WHERE status = 'queued' AND not_before <= ?"
+            # A damaged row (not_before stored as text) is picked too, so that it is quarantined below
+            # instead of sitting in front of the queue forever.
+            candidates = self._decode(
+                c,
+                c.execute(
+                    f"SELECT {_COLUMNS} FROM jobs WHERE status = 'queued'"
+                    " AND (not_before <= ? OR typeof(not_before) NOT IN ('integer', 'real'))"
                     " ORDER BY not_before, rowid LIMIT ?",
                     (now, limit),
-                )
-            ]
+                ).fetchall(),
+            )
+            ids = [j.job_id for j in candidates if j.status == "queued"]
             for job_id in ids:
                 c.execute(
                     "UPDATE jobs SET status = 'running', lease_owner = ?, lease_expires = ?,"
@@ -277,37 +291,40 @@ class JobQueue:
             return self._jobs_in(c, ids)
 
     def _reclaim(self, c: sqlite3.Connection, now: float) -> None:
-        rows = c.execute(
-            "SELECT job_id, lease_owner, lease_expires, attempts, max_attempts FROM jobs WHERE status = 'running'"
-        ).fetchall()
+        """Take back leases of dead owners and expired leases. A lost run counts against
+        ``MAX_LOST_LEASES``, not against ``max_attempts``: a kill says nothing about the job."""
+        running = self._decode(c, c.execute(f"SELECT {_COLUMNS} FROM jobs WHERE status = 'running'").fetchall())
         alive: dict[str, bool] = {}
-        for r in rows:
-            owner = r["lease_owner"] or ""
-            expired = r["lease_expires"] is None or r["lease_expires"] < now
+        for job in running:
+            if job.status != "running":
+                continue  # quarantined just now
+            owner = job.lease_owner or ""
+            expired = job.lease_expires is None or job.lease_expires < now
             if not expired:
                 if owner not in alive:
                     alive[owner] = self.is_alive(owner)
                 if alive[owner]:
                     continue
             error = dict(WORKER_LOST)
-            if r["attempts"] >= r["max_attempts"]:
+            lost = job.lost_leases + 1
+            if lost >= MAX_LOST_LEASES:
                 error["fix"] = (
-                    f"it was started {r['attempts']} times; check the worker's log, then enqueue again "
-                    "with a new request_id"
+                    f"its worker stopped {lost} times while running it (the cap is {MAX_LOST_LEASES}); check the "
+                    "worker's log (memory, kills), then enqueue again with a new request_id"
                 )
                 c.execute(
-                    "UPDATE jobs SET status = 'failed', error = ?, last_error = ?, finished_at = ?,"
+                    "UPDATE jobs SET status = 'failed', error = ?, last_error = ?, finished_at = ?, lost_leases = ?,"
                     " lease_owner = NULL, lease_expires = NULL WHERE job_id = ?",
-                    (_dumps(error), _dumps(error), now, r["job_id"]),
+                    (_dumps(error), _dumps(error), now, lost, job.job_id),
                 )
             else:
                 error["fix"] = "nothing to do: the job was queued again and will be retried"
                 c.execute(
-                    "UPDATE jobs SET status = 'queued', not_before = ?, last_error = ?,"
+                    "UPDATE jobs SET status = 'queued', not_before = ?, last_error = ?, lost_leases = ?,"
                     " lease_owner = NULL, lease_expires = NULL WHERE job_id = ?",
-                    (now, _dumps(error), r["job_id"]),
+                    (now, _dumps(error), lost, job.job_id),
                 )
-            self._end_attempt(c, r["job_id"], r["attempts"], now, "lost", error)
+            self._end_attempt(c, job.job_id, job.attempts, now, "lost", error)
 
     # A lease is fenced by (owner, attempt): every claim counts an attempt, so a worker that lost its
     # lease (and even the same worker, had it claimed the job again) can never finish a stale run.
@@ -330,17 +347,18 @@ class JobQueue:
         return held
 
     def release(self, job: Job, *, started: bool) -> bool:
-        """Give a leased job back to ``queued`` (clean shutdown); a job never started gets its attempt back."""
+        """Give a leased job back to ``queued`` (clean shutdown); a job never started gets its attempt back,
+        and an interrupted one counts as a lost lease, not as a used attempt."""
         now = self.clock()
         with self._write() as c:
             if self._held(c, job) is None:
                 return False
             attempts = job.attempts if started else job.attempts - 1
             c.execute(
-                "UPDATE jobs SET status = 'queued', not_before = ?, attempts = ?, lease_owner = NULL,"
-                " lease_expires = NULL, started_at = CASE WHEN ? = 0 THEN NULL ELSE started_at END"
-                " WHERE job_id = ?",
-                (now, attempts, attempts, job.job_id),
+                "UPDATE jobs SET status = 'queued', not_before = ?, attempts = ?, lost_leases = lost_leases + ?,"
+                " lease_owner = NULL, lease_expires = NULL,"
+                " started_at = CASE WHEN ? = 0 THEN NULL ELSE started_at END WHERE job_id = ?",
+                (now, attempts, 1 if started else 0, attempts, job.job_id),
             )
             if started:
                 self._end_attempt(c, job.job_id, job.attempts, now, "interrupted", None)
@@ -377,7 +395,7 @@ class JobQueue:
                 return None
             if cost_usd is not None:
                 c.execute(f"UPDATE jobs SET cost_usd = {_ADD_COST} WHERE job_id = ?", (cost_usd, cost_usd, job.job_id))
-            if retry_at is not None and job.attempts < max_attempts:
+            if retry_at is not None and job.counted_attempts < max_attempts:
                 c.execute(
                     "UPDATE jobs SET status = 'queued', not_before = ?, last_error = ?, lease_owner = NULL,"
                     " lease_expires = NULL WHERE job_id = ?",
@@ -434,9 +452,18 @@ class JobQueue:
         return sweep_temp_files((self.results_dir, self.failed_dir), min_age_s)
 
     def receipt(self, job: Job) -> dict[str, Any]:
-        found = self.find_request(job.request_id)
+        """A finished job's receipt; a damaged request record only leaves its out_dir and prefix out."""
+        rows = self._read("SELECT info FROM requests WHERE request_id = ?", (job.request_id,))
+        info = loads(rows[0]["info"], {}) if rows else {}
         attempts = [dict(r) for r in self._read("SELECT * FROM attempts WHERE job_id = ? ORDER BY n", (job.job_id,))]
-        return build_receipt(job, attempts, found[2] if found else {})
+        return build_receipt(job, attempts, info if isinstance(info, dict) else {})
+
+    def output_dirs(self) -> list[Path]:
+        """The output folders requests were enqueued into (where their manifests live)."""
+        rows = self._read(
+            "SELECT DISTINCT CASE WHEN json_valid(info) THEN json_extract(info, '$.out_dir') END AS d FROM requests"
+        )
+        return [Path(r["d"]) for r in rows if isinstance(r["d"], str) and r["d"]]
 
     # ------------------------------------------------------------------ queries
 
@@ -465,7 +492,10 @@ class JobQueue:
 
     def pending(self) -> tuple[int, float | None]:
         """Queued jobs, and when the earliest becomes due (None when there are none)."""
-        row = self._read("SELECT COUNT(*) AS n, MIN(not_before) AS due FROM jobs WHERE status = 'queued'")[0]
+        row = self._read(
+            "SELECT COUNT(*) AS n, MIN(CASE WHEN typeof(not_before) IN ('integer', 'real') THEN not_before END)"
+            " AS due FROM jobs WHERE status = 'queued'"  # a damaged time is no time: claim quarantines it
+        )[0]
         return int(row["n"]), row["due"]
 
     def unfinished_ids(self, job_ids: Sequence[str]) -> set[str]:
@@ -488,10 +518,53 @@ class JobQueue:
         return [by_id[i] for i in ids if i in by_id]
 
     def _jobs_where(self, c: sqlite3.Connection | None, where: str, params: Sequence[Any]) -> list[Job]:
-        sql = f"SELECT * FROM jobs WHERE {where}"
+        sql = f"SELECT {_COLUMNS} FROM jobs WHERE {where}"
         rows = c.execute(sql, params).fetchall() if c is not None else self._read(sql, params)
-        return [Job.from_row(r) for r in rows]
+        return self._decode(c, rows)
 
+    def _decode(self, c: sqlite3.Connection | None, rows: list[sqlite3.Row]) -> list[Job]:
+        """Decode rows; a damaged one is quarantined (in ``c``'s transaction, else in its own) and
+        returned as the failed job it now is. Decoding never raises: one bad row must not take the
+        queue down with it."""
+        jobs: list[Job] = []
+        for row in rows:
+            job, problem = decode_job(row)
+            if problem is not None and not is_quarantined(job):
+                job = self._quarantine(c, row["_rowid"], job, problem)
+            jobs.append(job)
+        return jobs
+
+    def _quarantine(self, c: sqlite3.Connection | None, rowid: int, job: Job, problem: str) -> Job:
+        now = self.clock()
+        error = corrupt_error(job.job_id or f"row {rowid}", problem)
+        log.error("quarantined a damaged job record: %s", error["message"])
+
+        def mark(w: sqlite3.Connection) -> None:
+            w.execute(
+                "UPDATE jobs SET status = 'failed', error = ?, last_error = ?, finished_at = ?,"
+                " lease_owner = NULL, lease_expires = NULL WHERE rowid = ?",
+                (_dumps(error), _dumps(error), now, rowid),
+            )
+            w.execute(
+                "UPDATE attempts SET ended_at = ?, outcome = 'corrupt' WHERE job_id = ? AND ended_at IS NULL",
+                (now, job.job_id),
+            )
+
+        if c is not None:
+            mark(c)
+        else:
+            try:
+                with self._write() as w:
+                    mark(w)
+            except StorageError as exc:  # a read-only queue still answers, with the row shown as failed
+                log.warning("could not record the quarantine of %s: %s", job.job_id, exc)
+        job.status, job.error, job.last_error = "failed", error, error
+        job.finished_at, job.lease_owner, job.lease_expires = now, None, None
+        return job
+
+
+# rowid names a row even when its job_id is damaged (a quarantine updates by rowid).
+_COLUMNS = "rowid AS _rowid, *"
 
 # Add a cost to what a job was billed so far; NULL stays NULL until something is billed.
 _ADD_COST = "CASE WHEN ? IS NULL THEN cost_usd ELSE COALESCE(cost_usd, 0) + ? END"
@@ -505,10 +578,3 @@ def request_id_conflict(request_id: str) -> RequestError:
         "reuse a request_id only to retry the exact same call; pass a new request_id for a new request",
         code="request_id_conflict",
     )
-
-
-def _run_script(c: sqlite3.Connection, script: str) -> None:
-    """Run DDL statements one by one inside the open transaction (``executescript`` would commit)."""
-    for statement in script.split(";"):
-        if statement.strip():
-            c.execute(statement)

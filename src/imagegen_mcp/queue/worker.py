@@ -29,17 +29,22 @@ from pathlib import Path
 import anyio
 import anyio.to_thread
 from anyio.abc import TaskGroup
+from pydantic import ValidationError
 
 from imagegen_mcp.config import Settings
 from imagegen_mcp.errors import ImagegenError, redact
-from imagegen_mcp.models import GenerateRequest, dump
+from imagegen_mcp.models import GenerateRequest, dump, problems
 from imagegen_mcp.pipeline import LintOptions, Services, generate
 from imagegen_mcp.queue import files as jobfiles
+from imagegen_mcp.queue.rows import CORRUPT_CODE, corrupt_error
 from imagegen_mcp.queue.sqlite import Job, JobQueue, make_owner
 
 log = logging.getLogger("imagegen_mcp.worker")
 
 MAX_RETRY_AFTER_S = 3600.0
+TROUBLE_FIRST_S = 0.2  # a queue that cannot be used is tried again after this, doubling …
+TROUBLE_CAP_S = 5.0  # … up to this
+MANIFEST_TMP_AGE_S = 600.0  # a manifest temp file this old has no writer any more
 EventFn = Callable[[str, Job], Awaitable[None]]
 
 
@@ -66,6 +71,35 @@ class Notifier:
             await event.wait()
 
 
+class QueueTrouble:
+    """The job queue cannot be used (read-only, damaged, unreachable): wait longer after each failure,
+    and say what is wrong once, not on every try."""
+
+    def __init__(self, first_s: float = TROUBLE_FIRST_S, cap_s: float = TROUBLE_CAP_S) -> None:
+        self.first_s = first_s
+        self.cap_s = cap_s
+        self.delay = 0.0
+        self.reported: str | None = None
+
+    def failed(self, exc: ImagegenError) -> float:
+        """Log ``exc`` if it is news; the seconds to wait before trying again."""
+        self.note("the queue worker cannot use the job queue", exc)
+        self.delay = self.first_s if self.delay == 0 else min(self.cap_s, self.delay * 2)
+        return self.delay
+
+    def note(self, what: str, exc: ImagegenError) -> None:
+        text = str(exc)
+        if text != self.reported:
+            log.warning("%s (trying again every few seconds; said once): %s", what, text)
+            self.reported = text
+
+    def recovered(self) -> None:
+        if self.reported is not None:
+            log.warning("the job queue is usable again")
+        self.reported = None
+        self.delay = 0.0
+
+
 @dataclass
 class WorkerStats:
     started: int = 0
@@ -82,6 +116,16 @@ class _Active:
     job: Job
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
     phase: str = "claimed"  # claimed → generating → placing → finishing
+
+
+def _request_of(job: Job) -> GenerateRequest:
+    """The pipeline request a job stored; one that no longer validates fails the job, not the worker."""
+    try:
+        return GenerateRequest(**{**job.spec["request"], "out": jobfiles.staging_out(job.job_id), "overwrite": True})
+    except (ValidationError, TypeError) as exc:
+        detail = problems(exc) if isinstance(exc, ValidationError) else "unexpected arguments"
+        error = corrupt_error(job.job_id, f"its stored request does not validate: {detail}")
+        raise ImagegenError(error["message"], error["fix"], code=CORRUPT_CODE) from None
 
 
 def queue_settings(settings: Settings) -> Settings:
@@ -128,6 +172,7 @@ class Worker:
         self.output_dir = self.settings.output_dir.resolve()
         self._active: dict[str, _Active] = {}
         self._last_housekeeping = 0.0
+        self.trouble = QueueTrouble()
 
     @property
     def running(self) -> int:
@@ -137,9 +182,14 @@ class Worker:
     # ------------------------------------------------------------------ loop
 
     async def run(self) -> WorkerStats:
-        """Drain until cancelled (or, with ``once``, until nothing is left; or after ``max_jobs``)."""
+        """Drain until cancelled (or, with ``once``, until nothing is left; or after ``max_jobs``).
+
+        With ``once``, a queue that cannot be used (read-only, damaged) ends the run with its
+        :class:`ImagegenError`; otherwise the worker backs off and tries again.
+        """
         await self._housekeeping()
         beats = anyio.CancelScope()
+        failure: ImagegenError | None = None
 
         async def heartbeats() -> None:
             with beats:
@@ -147,37 +197,52 @@ class Worker:
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(heartbeats)
-            await self._drain(tg)
+            try:
+                await self._drain(tg)
+            except ImagegenError as exc:  # raised here, not in the group, so callers see it unwrapped
+                failure = exc
             beats.cancel()  # jobs still writing their receipts finish before the group exits
+        if failure is not None:
+            raise failure
         await self._housekeeping()
         return self.stats
 
     async def _drain(self, tg: TaskGroup) -> None:
         while True:
             seen = self.wake.generation
-            budget = self.concurrency - len(self._active)
-            if self.max_jobs is not None:
-                budget = min(budget, self.max_jobs - self.stats.started)
-                if budget <= 0 and not self._active and self.stats.started >= self.max_jobs:
-                    return
-            claimed: list[Job] = []
-            if budget > 0:
-                try:
-                    claimed = await anyio.to_thread.run_sync(self.queue.claim, self.owner, budget)
-                except ImagegenError as exc:
-                    log.warning("could not claim jobs: %s", exc)
-            for job in claimed:
-                self._start(tg, job)
-            timeout = self.poll_interval_s
-            if budget > 0 and not claimed:
-                if not self._active:
-                    await self._housekeeping(throttle=True)
-                count, due = await anyio.to_thread.run_sync(self.queue.pending)
-                if self.once and count == 0 and not self._active:
-                    return
-                if due is not None:  # a retry waiting for its time: wake when it is due
-                    timeout = min(timeout, max(0.01, due - self.queue.clock()))
+            try:
+                timeout = await self._poll(tg)
+            except ImagegenError as exc:
+                if self.once and not self._active:
+                    raise
+                timeout = self.trouble.failed(exc)  # not a busy loop: each failure waits longer
+            if timeout is None:
+                return
             await self.wake.wait(seen, timeout)
+
+    async def _poll(self, tg: TaskGroup) -> float | None:
+        """Claim what is due and start it; how long to wait before looking again (None: stop)."""
+        budget = self.concurrency - len(self._active)
+        if self.max_jobs is not None:
+            budget = min(budget, self.max_jobs - self.stats.started)
+            if budget <= 0 and not self._active and self.stats.started >= self.max_jobs:
+                return None
+        if budget <= 0:
+            return self.poll_interval_s
+        claimed = await anyio.to_thread.run_sync(self.queue.claim, self.owner, budget)
+        self.trouble.recovered()
+        for job in claimed:
+            self._start(tg, job)
+        timeout = self.poll_interval_s
+        if not claimed:
+            if not self._active:
+                await self._housekeeping(throttle=True)
+            count, due = await anyio.to_thread.run_sync(self.queue.pending)
+            if self.once and count == 0 and not self._active:
+                return None
+            if due is not None:  # a retry waiting for its time: wake when it is due
+                timeout = min(timeout, max(0.01, due - self.queue.clock()))
+        return timeout
 
     def _start(self, tg: TaskGroup, job: Job) -> None:
         stale = self._active.get(job.job_id)
@@ -198,7 +263,7 @@ class Worker:
             try:
                 held = await anyio.to_thread.run_sync(self.queue.heartbeat, jobs)
             except ImagegenError as exc:
-                log.warning("lease heartbeat failed (will retry): %s", exc)
+                self.trouble.note("lease heartbeat failed", exc)
                 continue
             for job_id in set(ids) - held:
                 active = self._active.get(job_id)
@@ -226,6 +291,8 @@ class Worker:
                     started = active.phase != "claimed"
                     if await anyio.to_thread.run_sync(lambda: self.queue.release(job, started=started)):
                         self.stats.released += 1
+                except ImagegenError as exc:
+                    log.warning("could not release %s on shutdown (%s); its lease will expire", job.job_id, exc)
                 except Exception:  # never mask the cancellation
                     log.exception("could not release %s on shutdown; its lease will expire", job.job_id)
             raise
@@ -239,7 +306,7 @@ class Worker:
         spec = job.spec
         stage = jobfiles.staging_dir(self.output_dir, job.job_id)
         try:
-            request = GenerateRequest(**{**spec["request"], "out": jobfiles.staging_out(job.job_id), "overwrite": True})
+            request = _request_of(job)
             provider = request.provider or self.settings.provider
             result = await anyio.to_thread.run_sync(jobfiles.recover, self.output_dir, stage, provider)
             if result is None:
@@ -293,10 +360,10 @@ class Worker:
         billed = getattr(exc, "cost_usd", None)  # e.g. a refusal that was still billed
         retry_at = None
         if exc.retryable:
-            if job.attempts < job.max_attempts:
-                retry_at = self.queue.clock() + self.backoff(job.attempts, getattr(exc, "retry_after", None))
+            if job.counted_attempts < job.max_attempts:
+                retry_at = self.queue.clock() + self.backoff(job.counted_attempts, getattr(exc, "retry_after", None))
             else:
-                error["message"] += f" (gave up after {job.attempts} attempts)"
+                error["message"] += f" (gave up after {job.counted_attempts} attempts)"
         updated = await anyio.to_thread.run_sync(
             lambda: self.queue.fail(
                 job, error, retry_at=retry_at, cost_usd=billed if isinstance(billed, float) else None
@@ -355,11 +422,14 @@ class Worker:
         try:
             await anyio.to_thread.run_sync(self._housekeep)
         except ImagegenError as exc:
-            log.warning("queue housekeeping failed (will retry): %s", exc)
+            self.trouble.note("queue housekeeping failed", exc)
 
     def _housekeep(self) -> None:
+        """Receipts a crash interrupted; staging folders of finished jobs; temp files killed writers left
+        (receipts in the queue directory, manifests in the folders requests were enqueued into)."""
         while pending := self.queue.pending_receipts():
             for job in pending:
                 self.queue.write_receipt(job)
         jobfiles.sweep(self.output_dir, self.queue.finished_map, min_age_s=max(3600.0, self.queue.orphan_timeout_s))
         self.queue.sweep_temp_files()
+        jobfiles.sweep_manifest_temps(self.output_dir, self.queue.output_dirs(), min_age_s=MANIFEST_TMP_AGE_S)

@@ -50,8 +50,8 @@ from imagegen_mcp.models import ReturnImage
 from imagegen_mcp.pipeline import Services, open_services
 from imagegen_mcp.queue import ops as queue_ops
 from imagegen_mcp.queue.models import MAX_COUNT, MAX_REQUEST_ID, EnqueueResult, QueueStatusResult
-from imagegen_mcp.queue.sqlite import Job, JobQueue
-from imagegen_mcp.queue.worker import Notifier, Worker, queue_settings
+from imagegen_mcp.queue.sqlite import DB_NAME, Job, JobQueue
+from imagegen_mcp.queue.worker import Notifier, QueueTrouble, Worker, queue_settings
 from imagegen_mcp.surface import params
 
 log = logging.getLogger("imagegen_mcp.queue")
@@ -99,6 +99,7 @@ class QueueRuntime:
         self._leader = anyio.Lock()
 
     async def queue(self) -> JobQueue:
+        """The store, opened (and created, on first use) by the first queue tool that needs it."""
         async with self._open_lock:
             if self._queue is None:
                 store = JobQueue(self.settings.queue_dir, orphan_timeout_s=self.settings.orphan_timeout_s)
@@ -121,11 +122,7 @@ class QueueRuntime:
         # the database and sweeps staging: on 2 cores that start-up work competes with them.
         await anyio.sleep(WORKER_START_DELAY_S)
         async with self._leader:
-            try:
-                queue = await self.queue()
-            except ImagegenError as exc:
-                log.warning("the queue worker is not running: %s", exc)
-                return
+            queue = await self._wait_for_queue()
             while True:  # a worker that fails unexpectedly is restarted; its leases expire meanwhile
                 try:
                     async with open_services(queue_settings(self.settings)) as services:
@@ -139,6 +136,23 @@ class QueueRuntime:
                 finally:
                     self.worker = None
                 await anyio.sleep(WORKER_RESTART_S)
+
+    async def _wait_for_queue(self) -> JobQueue:
+        """The store, once there is one. The worker never creates the database: a server that is only
+        asked for generate_image leaves no queue behind. It starts when enqueue_images creates the
+        queue (a wake-up), or when another process did (the file appears); a queue that cannot be
+        opened (damaged, read-only) is tried again with a growing pause, and said once."""
+        trouble = QueueTrouble(cap_s=QUEUE_RETRY_CAP_S)
+        db = self.settings.queue_dir / DB_NAME
+        while True:
+            seen = self.wake.generation
+            delay = QUEUE_LOOK_S
+            if self._queue is not None or await anyio.to_thread.run_sync(db.exists):
+                try:
+                    return await self.queue()
+                except ImagegenError as exc:
+                    delay = trouble.failed(exc)
+            await self.wake.wait(seen, delay)
 
     async def on_event(self, kind: str, job: Job) -> None:
         """A job changed state: wake long-polls and tell subscribers."""
@@ -154,6 +168,8 @@ class QueueRuntime:
 
 
 WORKER_START_DELAY_S = 0.5
+QUEUE_LOOK_S = 2.0  # how often a server without a queue yet looks for one another process created
+QUEUE_RETRY_CAP_S = 30.0  # the longest pause between tries to open a queue that failed to open
 
 
 def job_uri(job_id: str) -> str:

@@ -56,7 +56,11 @@ def add_parsers(sub: Any) -> None:
     work = sub.add_parser("worker", help="drain the queue (a progress bar on a terminal, plain lines otherwise)")
     work.add_argument("--max-jobs", type=int, default=None, help="stop after starting N jobs")
     work.add_argument("--concurrency", type=int, default=None, help="jobs at a time (default IMAGEGEN_MAX_WORKERS)")
-    work.add_argument("--once", action="store_true", help="stop when the queue is empty (for cron)")
+    work.add_argument(
+        "--once",
+        action="store_true",
+        help="stop when the queue is empty, or with an error if it cannot be used (for cron)",
+    )
     work.add_argument("--poll", type=float, default=1.0, help="seconds between checks for new jobs")
 
     st = sub.add_parser("status", help="show queued jobs (as queue_status)")
@@ -185,6 +189,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         return _fail(exc, settings)
     progress = Progress(queue, sys.stdout)
     stats: list[WorkerStats] = []
+    failures: list[ImagegenError] = []
 
     async def main() -> None:
         async with open_services(queue_settings(settings)) as services, anyio.create_task_group() as tg:
@@ -206,11 +211,16 @@ def cmd_worker(args: argparse.Namespace) -> int:
                 on_event=progress.on_event,
             )
             progress.worker = worker
-            stats.append(await worker.run())
+            try:
+                stats.append(await worker.run())
+            except ImagegenError as exc:  # --once and the queue cannot be used: say why and stop
+                failures.append(exc)
             tg.cancel_scope.cancel()
 
     anyio.run(main)
     progress.close()
+    if failures:
+        return _fail(failures[0], settings)
     if stats:
         s = stats[0]
         print(

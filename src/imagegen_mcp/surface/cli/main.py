@@ -41,13 +41,22 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"imagegen-mcp {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="log more to stderr")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    p.set_defaults(command="serve", transport="stdio", host="127.0.0.1", port=8000, path=None)
+    p.set_defaults(command="serve", transport="stdio", host="127.0.0.1", port=8000, path=None, header_timeout=None,
+                   max_connections=None)  # fmt: skip
 
     serve = sub.add_parser("serve", help="run the MCP server (stdio by default)")
     serve.add_argument("--transport", choices=["stdio", "http", "sse"], default="stdio")
     serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--path", default=None, help="endpoint path (default /mcp for http, /sse for sse)")
+    serve.add_argument(
+        "--header-timeout", type=float, default=None, metavar="S",
+        help="http/sse: close a connection whose request headers take longer than S seconds (default 10)",
+    )  # fmt: skip
+    serve.add_argument(
+        "--max-connections", type=int, default=None, metavar="N",
+        help="http/sse: concurrent connections before answering 503 (default 512)",
+    )  # fmt: skip
 
     pre = sub.add_parser("preflight", help="check that images can be generated (exit 1 when not)")
     pre.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -96,7 +105,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from imagegen_mcp.config import Settings
     from imagegen_mcp.surface.transport import serve
 
-    return serve(Settings.from_env(), transport=args.transport, host=args.host, port=args.port, path=args.path)
+    return serve(
+        Settings.from_env(), transport=args.transport, host=args.host, port=args.port, path=args.path,
+        header_timeout_s=args.header_timeout, max_connections=args.max_connections,
+    )  # fmt: skip
 
 
 def cmd_preflight(args: argparse.Namespace) -> int:

@@ -45,12 +45,14 @@ class ImagegenError(Exception):
     code: str = "error"
     retryable: bool = False
 
-    def __init__(self, message: str, fix: str = "", *, code: str | None = None) -> None:
+    def __init__(self, message: str, fix: str = "", *, code: str | None = None, retryable: bool | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.fix = fix
         if code is not None:
             self.code = code
+        if retryable is not None:  # the class default, overridden where the raiser knows better
+            self.retryable = retryable
 
     def __str__(self) -> str:
         return f"{self.message} — {self.fix}" if self.fix else self.message
@@ -138,7 +140,20 @@ class NoImageError(ProviderError):
 
 
 class InvalidResponseError(ProviderError):
+    """A body we cannot make sense of: usually a gateway's HTML page sent with 200, or a cut-off body.
+
+    Retryable (the queue tries again, up to its attempts cap; its fix says "retry"), except where
+    the raiser knows the provider already billed a result we refused (``retryable=False``, or
+    ``code="url_refused"``): trying again would bill again.
+    """
+
     code = "invalid_response"
+    retryable = True
+
+    def __init__(self, message: str, fix: str = "", **kw: Any) -> None:
+        super().__init__(message, fix, **kw)
+        if self.code == "url_refused":
+            self.retryable = False
 
 
 class ResultExpiredError(ProviderError):

@@ -24,16 +24,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
-    from imagegen_mcp.errors import ConfigError
+    from imagegen_mcp.errors import ConfigError, ImagegenError, redact, translate
+    from imagegen_mcp.fixes import cli_text
 
     try:
         handler = COMMANDS[args.command]
         return int(handler(args))
     except ConfigError as exc:
-        print(f"imagegen-mcp: configuration error: {exc}", file=sys.stderr)
+        print(f"imagegen-mcp: configuration error: {redact(cli_text(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # the CLI's boundary: words and a fix, never a traceback (unless -v)
+        known = exc if isinstance(exc, ImagegenError) else translate(exc, paths="--out / --out-dir")
+        if known is not None:
+            print(f"imagegen-mcp: {redact(cli_text(known))}", file=sys.stderr)
+            return 1
+        logging.getLogger("imagegen_mcp").debug("unexpected error", exc_info=True)
+        print(
+            f"imagegen-mcp: internal error: {type(exc).__name__} — run again with -v for details; "
+            "if it repeats, run imagegen-mcp preflight and report the output",
+            file=sys.stderr,
+        )
+        return 1
 
 
 def parser() -> argparse.ArgumentParser:
@@ -140,6 +153,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     from imagegen_mcp.config import Settings
     from imagegen_mcp.errors import ImagegenError, redact
+    from imagegen_mcp.fixes import CLI_FLAGS, cli_text
     from imagegen_mcp.models import GenerateRequest, problems
     from imagegen_mcp.pipeline import LintOptions, generate, open_services
     from imagegen_mcp.surface.server import summary
@@ -151,7 +165,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             n=args.n, out=args.out, overwrite=args.overwrite, surface=args.surface, provider=args.provider,
         )  # fmt: skip
     except ValidationError as exc:
-        print(f"imagegen-mcp: invalid arguments: {problems(exc)}", file=sys.stderr)
+        print(f"imagegen-mcp: invalid arguments: {problems(exc, flags=CLI_FLAGS)}", file=sys.stderr)
         return 2
     options = LintOptions(strict_clarify=args.strict, allow_no_baseline_on_edit_intent=args.allow_no_baseline)
 
@@ -162,7 +176,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     try:
         result = anyio.run(run)
     except ImagegenError as exc:
-        print(f"imagegen-mcp: {redact(str(exc), settings.secrets())}", file=sys.stderr)
+        print(f"imagegen-mcp: {redact(cli_text(exc), settings.secrets())}", file=sys.stderr)
         return 1
     print(result.model_dump_json(indent=2) if args.json else summary(result))
     return 0

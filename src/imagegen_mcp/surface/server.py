@@ -313,10 +313,10 @@ def summary(result: GenerateResult) -> str:
     if result.hints:
         # Warnings first: one line must carry what matters; the rest is in structured hints[].
         ranked = sorted(result.hints, key=lambda h: {"error": 0, "warning": 1, "info": 2}[h.severity])
-        shown = "; ".join(f"[{h.rule}] {h.fix}" for h in ranked[:2] if h.severity != "info") or (
-            f"[{ranked[0].rule}] {ranked[0].fix}"
-        )
-        more = f" (+{len(ranked) - 2} more in hints)" if len(ranked) > 2 else ""
+        picked = [h for h in ranked[:2] if h.severity != "info"] or ranked[:1]
+        # Fixes are sentences; the line supplies its own punctuation, so no ".;" or "..".
+        shown = "; ".join(f"[{h.rule}] {h.fix.rstrip().rstrip('.')}" for h in picked)
+        more = f" (+{len(ranked) - len(picked)} more in hints)" if len(ranked) > len(picked) else ""
         hints = f" Prompt hints: {shown}{more}."
     if result.dry_run:
         req = result.request

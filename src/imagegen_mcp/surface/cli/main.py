@@ -100,8 +100,11 @@ def parser() -> argparse.ArgumentParser:
     lint.add_argument("--strict", action="store_true")
     lint.add_argument("--json", action="store_true")
 
-    schemas = sub.add_parser("schemas", help="export the live tool schemas to tool_schemas/")
-    schemas.add_argument("--out", default="tool_schemas", help="directory (default ./tool_schemas)")
+    schemas = sub.add_parser("schemas", help="export the live tool schemas to the checkout's tool_schemas/")
+    schemas.add_argument(
+        "--out", default=None, metavar="DIR",
+        help="directory to write or check (default: tool_schemas/ of the source checkout; required otherwise)",
+    )  # fmt: skip
     schemas.add_argument("--check", action="store_true", help="exit 1 if the files differ from the live schemas")
 
     demo = sub.add_parser("demo", help="start the server over stdio as a host would and make an image")
@@ -207,10 +210,18 @@ def cmd_schemas(args: argparse.Namespace) -> int:
 
     import anyio
 
-    from imagegen_mcp.surface.schemas import export, live_schemas
+    from imagegen_mcp.surface.schemas import checkout_dir, export, live_schemas
 
+    target = Path(args.out) if args.out else checkout_dir()
+    if target is None:
+        print(
+            "imagegen-mcp schemas: this is not a source checkout, so there is no tool_schemas/ to update — "
+            "pass --out DIR",
+            file=sys.stderr,
+        )
+        return 2
     schemas = anyio.run(live_schemas)
-    out = Path(args.out)
+    out = target
     if args.check:
         saved = {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
         if saved != schemas:

@@ -34,6 +34,7 @@ message passes through :func:`redact` with the configured secrets before it leav
 
 from __future__ import annotations
 
+import errno
 import re
 from typing import Any
 
@@ -44,12 +45,14 @@ class ImagegenError(Exception):
     code: str = "error"
     retryable: bool = False
 
-    def __init__(self, message: str, fix: str = "", *, code: str | None = None) -> None:
+    def __init__(self, message: str, fix: str = "", *, code: str | None = None, retryable: bool | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.fix = fix
         if code is not None:
             self.code = code
+        if retryable is not None:  # the class default, overridden where the raiser knows better
+            self.retryable = retryable
 
     def __str__(self) -> str:
         return f"{self.message} — {self.fix}" if self.fix else self.message
@@ -137,7 +140,20 @@ class NoImageError(ProviderError):
 
 
 class InvalidResponseError(ProviderError):
+    """A body we cannot make sense of: usually a gateway's HTML page sent with 200, or a cut-off body.
+
+    Retryable (the queue tries again, up to its attempts cap; its fix says "retry"), except where
+    the raiser knows the provider already billed a result we refused (``retryable=False``, or
+    ``code="url_refused"``): trying again would bill again.
+    """
+
     code = "invalid_response"
+    retryable = True
+
+    def __init__(self, message: str, fix: str = "", **kw: Any) -> None:
+        super().__init__(message, fix, **kw)
+        if self.code == "url_refused":
+            self.retryable = False
 
 
 class ResultExpiredError(ProviderError):
@@ -191,6 +207,75 @@ def first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
         if isinstance(exc, ImagegenError):
             return exc
     return leaves[0] if leaves else group
+
+
+def translate(exc: BaseException, *, paths: str = "out") -> ImagegenError | None:
+    """A foreign exception whose cause is known, as a project error; ``None`` when it is not known.
+
+    The last line of defence at each surface (tools, resources, CLI): the specific boundaries
+    (store, queue, codec) should have translated these already. ``paths`` names the argument that
+    chose the file names (``out`` for a tool, ``--out`` for the CLI), for a path that is too long.
+    """
+    if isinstance(exc, ImagegenError):
+        return exc
+    module = type(exc).__module__ or ""
+    if module.startswith("PIL"):
+        return _image_error(exc)
+    if module == "sqlite3":
+        return _queue_error(exc)
+    if isinstance(exc, OSError):
+        return _os_error(exc, paths)
+    return None
+
+
+def _os_error(exc: OSError, paths: str) -> StorageError:
+    where = f" ({exc.filename})" if exc.filename else ""
+    if len(where) > 120:
+        where = f" ({str(exc.filename)[:60]}…, {len(str(exc.filename))} characters)"
+    if exc.errno == errno.ENAMETOOLONG:
+        return StorageError(
+            f"a file name or path is too long for the file system{where}",
+            f"use a shorter {paths} (each folder or file name at most 255 bytes)",
+            code="path_too_long",
+        )
+    if exc.errno == errno.ENOSPC:
+        return StorageError(f"the disk is full{where}", "free some space, or set IMAGEGEN_OUTPUT_DIR to another disk")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return StorageError(
+            f"permission denied{where}", f"make the directory writable, or choose another {paths} / IMAGEGEN_OUTPUT_DIR"
+        )
+    return StorageError(
+        f"a file operation failed: {exc.strerror or type(exc).__name__}{where}",
+        "check the output and queue directories (run preflight), then try again",
+    )
+
+
+def _queue_error(exc: BaseException) -> StorageError:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return StorageError(
+            f"the job queue database is busy ({text})",
+            "try again in a few seconds; if it persists, stop other imagegen-mcp workers on IMAGEGEN_QUEUE_DIR",
+            code="queue_busy",
+        )
+    return StorageError(
+        f"the job queue database failed ({type(exc).__name__}: {text})",
+        "check that IMAGEGEN_QUEUE_DIR is on a local, writable disk with free space (run preflight), then try again",
+        code="queue_failed",
+    )
+
+
+def _image_error(exc: BaseException) -> ImageError:
+    if type(exc).__name__ == "DecompressionBombError":
+        return ImageError(
+            f"the image is too large to decode safely ({exc})",
+            "use a smaller image (fewer pixels)",
+            code="image_too_large",
+        )
+    return ImageError(
+        f"the image could not be decoded ({type(exc).__name__})",
+        "use a PNG, JPEG, WebP or GIF file that opens elsewhere",
+    )
 
 
 _KEY_SHAPE = re.compile(r"sk-or-[A-Za-z0-9_-]{8,}")

@@ -193,9 +193,19 @@ class PreflightReport(BaseModel):
         return f"not ready: {', '.join(failed)} failed — see each check's fix"
 
 
-def problems(exc: ValidationError) -> str:
-    """Each invalid argument by name, with what was wrong: ``provider: Input should be …``."""
-    return "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'request'}: {err['msg']}" for err in exc.errors())
+def problems(exc: ValidationError, *, schema: dict[str, Any] | None = None, flags: dict[str, str] | None = None) -> str:
+    """Each invalid argument by name, with what is allowed, what was sent and the fix (see :mod:`problems`).
+
+    ``schema`` is what the caller was shown (defaults to :class:`GenerateRequest`'s); ``flags`` maps
+    argument names to CLI flags when the caller is the CLI.
+    """
+    from imagegen_mcp.problems import explain
+
+    return explain(exc, schema=schema if schema is not None else request_schema(), flags=flags)
+
+
+def request_schema() -> dict[str, Any]:
+    return GenerateRequest.model_json_schema()
 
 
 def dump(model: BaseModel) -> dict[str, Any]:

@@ -67,3 +67,17 @@ def test_two_objects_with_their_own_colours_risk_attribute_binding(prompt: str) 
 )
 def test_one_coloured_object_is_not_a_binding_risk(prompt: str) -> None:
     assert "binding-risk" not in rules(prompt)
+
+
+def test_a_long_style_conflict_fix_is_cut_between_words() -> None:
+    prompt = (
+        "A photograph of an old stone lighthouse standing on a windswept granite cliff above a stormy grey sea "
+        "at dusk with seabirds wheeling overhead, watercolor"
+    )
+    (hint,) = hints(prompt, "style-conflict")
+    quoted = hint.fix.split('"')[1::2]
+    cut = [q for q in quoted if q.endswith("…")]
+    assert cut, hint.fix
+    words = set(prompt.replace(",", " ").split())
+    for q in cut:
+        assert q[:-1].split()[-1] in words, hint.fix  # the last word before "…" is whole

@@ -95,3 +95,13 @@ def test_schemas_check_passes_on_the_committed_files(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parents[2]
     proc = run(tmp_path, "schemas", "--check", "--out", str(root / "tool_schemas"))
     assert proc.returncode == 0, proc.stderr
+
+
+def test_schemas_writes_nothing_into_the_working_directory(tmp_path: Path) -> None:
+    proc = run(tmp_path, "schemas", "--check")  # cwd is tmp_path: the checkout's tool_schemas/ is checked
+    assert proc.returncode == 0, proc.stderr
+    assert not (tmp_path / "tool_schemas").exists()
+    out = tmp_path / "exported"
+    proc = run(tmp_path, "schemas", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "generate_image.json").is_file() and not (tmp_path / "tool_schemas").exists()

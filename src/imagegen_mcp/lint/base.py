@@ -71,6 +71,12 @@ def hint(
 
 
 def shorten(s: str, limit: int = 160) -> str:
-    """Collapse whitespace and cut long rewrites for messages."""
+    """Collapse whitespace and cut long rewrites for messages, between words where there are any."""
     s = " ".join(s.split())
-    return s if len(s) <= limit else s[: limit - 1] + "…"
+    if len(s) <= limit:
+        return s
+    cut = s[: limit - 1]
+    space = cut.rfind(" ")
+    if space >= limit // 2:  # a word boundary not too far back (CJK text has none: cut anywhere)
+        cut = cut[:space]
+    return cut.rstrip(" ,;:") + "…"

@@ -254,6 +254,7 @@ def _image_from_entry(entry: Any) -> ProviderImage | None:
         raise e.InvalidResponseError(
             "OpenRouter returned an image as a remote URL, which this server does not download",
             "pick another model, or report the model id so remote URLs can be supported",
+            retryable=False,  # the image was made (and billed); asking again would bill again
         )
     raw = take_base64_image(holder, key)
     return ProviderImage(raw, sniff(raw))

@@ -33,6 +33,7 @@ from pydantic import ValidationError
 
 from imagegen_mcp.config import Settings
 from imagegen_mcp.errors import ImagegenError, redact
+from imagegen_mcp.fixes import fix_for
 from imagegen_mcp.models import GenerateRequest, dump, problems
 from imagegen_mcp.pipeline import LintOptions, Services, generate
 from imagegen_mcp.queue import files as jobfiles
@@ -364,6 +365,17 @@ class Worker:
                 retry_at = self.queue.clock() + self.backoff(job.counted_attempts, getattr(exc, "retry_after", None))
             else:
                 error["message"] += f" (gave up after {job.counted_attempts} attempts)"
+        # The job is queued already: its fix says what the queue does next, not "use enqueue_images".
+        error["fix"] = redact(
+            fix_for(
+                exc,
+                "queue",
+                attempts=job.counted_attempts,
+                max_attempts=job.max_attempts,
+                will_retry=retry_at is not None,
+            ),
+            self.settings.secrets(),
+        )
         updated = await anyio.to_thread.run_sync(
             lambda: self.queue.fail(
                 job, error, retry_at=retry_at, cost_usd=billed if isinstance(billed, float) else None

@@ -27,7 +27,7 @@ import anyio
 import anyio.to_thread
 from mcp.server import ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 from mcp.server.subscriptions import ResourceUpdated, SubscriptionBus
 from mcp.types import (
     Annotations,
@@ -327,6 +327,8 @@ def register_queue_tools(mcp: MCPServer[Any], settings: Settings, bus: Subscript
             queue = await runtime.queue()
             result = await anyio.to_thread.run_sync(lambda: queue_ops.status(settings, queue, job_ids=[job_id]).jobs[0])
         except ImagegenError as exc:
+            if exc.code == "unknown_job":  # -32602 (2026) / -32002 (legacy), not an internal error
+                raise ResourceNotFoundError(f"no job {job_id} in this queue — {exc.fix}") from None
             raise ResourceError(redact(str(exc), settings.secrets())) from None
         return result.model_dump(mode="json")
 

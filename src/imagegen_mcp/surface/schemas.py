@@ -22,6 +22,17 @@ async def live_schemas() -> dict[str, dict[str, Any]]:
     return {t.name: t.model_dump(by_alias=True, mode="json", exclude_none=True) for t in await server.list_tools()}
 
 
+def checkout_dir() -> Path | None:
+    """``tool_schemas/`` of the source checkout this package runs from, ``None`` for an installed copy.
+
+    ``imagegen-mcp schemas`` writes there (or where ``--out`` says), never into the working
+    directory: run from anywhere else, the old default scattered ``tool_schemas/`` folders around.
+    """
+    root = Path(__file__).resolve().parents[3]  # src/imagegen_mcp/surface/schemas.py → the checkout
+    target = root / "tool_schemas"
+    return target if (root / "pyproject.toml").is_file() and target.is_dir() else None
+
+
 def export(schemas: dict[str, dict[str, Any]], out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = []

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
 import anyio.to_thread
-from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 from mcp.server.subscriptions import InMemorySubscriptionBus
 from mcp.types import (
     Annotations,
@@ -46,6 +45,7 @@ from imagegen_mcp.models import (
 from imagegen_mcp.pipeline import LintOptions, Services, generate, open_services
 from imagegen_mcp.storage import local as store
 from imagegen_mcp.surface import params
+from imagegen_mcp.surface.boundary import ImagegenServer
 from imagegen_mcp.surface.preflight import run_preflight
 from imagegen_mcp.surface.queue_tools import register_queue_tools
 
@@ -75,21 +75,6 @@ model exists and outputs images, output and queue directories writable, image co
 Every failing check has a copy-paste fix; a failing report is a normal result with ok=false."""
 
 Ctx = Context[Services, Any]
-
-
-class ImagegenServer(MCPServer[Services]):
-    """``MCPServer`` whose image resources carry each file's real MIME type."""
-
-    async def read_resource(self, uri: Any, context: Any = None) -> Any:
-        contents = await super().read_resource(uri, context)
-        if not str(uri).startswith("imagegen://images/") or not isinstance(contents, Iterable):
-            return contents
-        fixed = []
-        for item in contents:
-            assert isinstance(item, ReadResourceContents)
-            mime = codec.sniff(item.content) if isinstance(item.content, bytes) else item.mime_type
-            fixed.append(ReadResourceContents(content=item.content, mime_type=mime, meta=item.meta))
-        return fixed
 
 
 def build_server(settings: Settings | None = None, *, on_closed: Callable[[], None] | None = None) -> ImagegenServer:
@@ -126,6 +111,7 @@ def build_server(settings: Settings | None = None, *, on_closed: Callable[[], No
         subscriptions=bus,
         **auth,
     )
+    mcp.secrets = settings.secrets()
     register(mcp, settings)
     queue = register_queue_tools(mcp, settings, bus)  # enqueue_images, queue_status, imagegen://jobs/{id}
     return mcp
@@ -228,7 +214,7 @@ def register(mcp: ImagegenServer, settings: Settings) -> None:
                 must_keep=must_keep or [], lock_palette=lock_palette, lock_composition=lock_composition,
             )  # fmt: skip
         except ValidationError as exc:
-            raise ToolError(f"invalid arguments: {problems(exc)} — correct them and call again") from None
+            raise ToolError(redact(f"invalid arguments: {problems(exc)}", services.settings.secrets())) from None
         options = LintOptions(clarify_hints, strict_clarify, allow_no_baseline_on_edit_intent)
         try:
             result = await generate(
@@ -276,15 +262,20 @@ def register(mcp: ImagegenServer, settings: Settings) -> None:
         mime_type="image/png",
     )
     def image_file(image_id: str) -> bytes:
+        uri = f"imagegen://images/{image_id}"
         try:
-            path = store.path_for_id(settings.output_dir, image_id)
-            return Path(path).read_bytes()
-        except ImagegenError as exc:
-            raise ResourceError(str(exc)) from None
-        except OSError:
-            raise ResourceError(
-                f"no image {image_id} in the output directory — use a uri from a recent result"
+            data = Path(store.path_for_id(settings.output_dir, image_id)).read_bytes()
+        except (ImagegenError, FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise ResourceNotFoundError(
+                f"no image {uri} in the output directory — use a uri from a recent result (or queue_status)"
             ) from None
+        try:
+            codec.sniff(data)
+        except ImagegenError:
+            raise ResourceError(
+                f"{uri} names a file that is not a PNG, JPEG, WebP or GIF image — read images made by this server only"
+            ) from None
+        return data
 
 
 def render(result: GenerateResult, with_preview: bool) -> list[ContentBlock]:
@@ -322,10 +313,10 @@ def summary(result: GenerateResult) -> str:
     if result.hints:
         # Warnings first: one line must carry what matters; the rest is in structured hints[].
         ranked = sorted(result.hints, key=lambda h: {"error": 0, "warning": 1, "info": 2}[h.severity])
-        shown = "; ".join(f"[{h.rule}] {h.fix}" for h in ranked[:2] if h.severity != "info") or (
-            f"[{ranked[0].rule}] {ranked[0].fix}"
-        )
-        more = f" (+{len(ranked) - 2} more in hints)" if len(ranked) > 2 else ""
+        picked = [h for h in ranked[:2] if h.severity != "info"] or ranked[:1]
+        # Fixes are sentences; the line supplies its own punctuation, so no ".;" or "..".
+        shown = "; ".join(f"[{h.rule}] {h.fix.rstrip().rstrip('.')}" for h in picked)
+        more = f" (+{len(ranked) - len(picked)} more in hints)" if len(ranked) > len(picked) else ""
         hints = f" Prompt hints: {shown}{more}."
     if result.dry_run:
         req = result.request

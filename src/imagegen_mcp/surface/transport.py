@@ -4,7 +4,9 @@ stdio is sacred: nothing but protocol on stdout, logs on stderr. The server exit
 closes (what hosts do) and shuts down cleanly on SIGTERM or SIGINT: the lifespan's ``finally``
 runs, then the process exits even though the SDK's stdin reader thread never returns.
 
-HTTP transports bind 127.0.0.1 by default; any other bind needs ``IMAGEGEN_MCP_TOKEN``.
+HTTP transports bind 127.0.0.1 by default; any other bind needs ``IMAGEGEN_MCP_TOKEN``. They run
+under uvicorn as :mod:`http_runner` configures it: logs on stderr only and redacted, a deadline for
+request headers, a connection cap, and a graceful exit 0 on SIGTERM.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ SHUTDOWN_GRACE_S = 5.0
 
 
 def serve(settings: Settings, *, transport: str = "stdio", host: str = "127.0.0.1", port: int = 8000,
-          path: str | None = None) -> int:  # fmt: skip
+          path: str | None = None, header_timeout_s: float | None = None,
+          max_connections: int | None = None) -> int:  # fmt: skip
     from imagegen_mcp.surface.server import build_server
 
     if transport != "stdio" and not is_loopback(host) and not settings.mcp_token:
@@ -41,6 +44,20 @@ def serve(settings: Settings, *, transport: str = "stdio", host: str = "127.0.0.
     security = host_checks(host, settings.allowed_hosts) if transport != "stdio" else None
     closed = threading.Event()
     mcp = build_server(settings, on_closed=closed.set)
+    if transport != "stdio":
+        from imagegen_mcp.surface import http_runner
+
+        http_runner.install_log_redaction(settings.secrets())
+        if transport == "http":
+            app = mcp.streamable_http_app(streamable_http_path=path or "/mcp", transport_security=security, host=host)
+        else:
+            app = http_runner.one_response(mcp.sse_app(sse_path=path or "/sse", transport_security=security, host=host))
+        header_s = header_timeout_s or http_runner.HEADER_TIMEOUT_S
+        cap = max_connections or http_runner.MAX_CONNECTIONS
+        run = http_runner.run_http
+        anyio.run(lambda: run(app, host=host, port=port, header_timeout_s=header_s, max_connections=cap))
+        sys.stdout.flush()
+        return 0
 
     def exit_when_closed() -> None:
         # The SDK's stdin reader thread never returns, so anyio.run would wait for EOF forever.
@@ -59,14 +76,7 @@ def serve(settings: Settings, *, transport: str = "stdio", host: str = "127.0.0.
                         return
 
             tg.start_soon(stop_on_signal)
-            if transport == "stdio":
-                await mcp.run_stdio_async()
-            elif transport == "http":
-                await mcp.run_streamable_http_async(
-                    host=host, port=port, streamable_http_path=path or "/mcp", transport_security=security
-                )
-            else:
-                await mcp.run_sse_async(host=host, port=port, sse_path=path or "/sse", transport_security=security)
+            await mcp.run_stdio_async()
             tg.cancel_scope.cancel()
 
     anyio.run(main)

@@ -25,16 +25,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
-    from imagegen_mcp.errors import ConfigError
+    from imagegen_mcp.errors import ConfigError, ImagegenError, redact, translate
+    from imagegen_mcp.fixes import cli_text
 
     try:
         handler = COMMANDS[args.command]
         return int(handler(args))
     except ConfigError as exc:
-        print(f"imagegen-mcp: configuration error: {exc}", file=sys.stderr)
+        print(f"imagegen-mcp: configuration error: {redact(cli_text(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # the CLI's boundary: words and a fix, never a traceback (unless -v)
+        known = exc if isinstance(exc, ImagegenError) else translate(exc, paths="--out / --out-dir")
+        if known is not None:
+            print(f"imagegen-mcp: {redact(cli_text(known))}", file=sys.stderr)
+            return 1
+        logging.getLogger("imagegen_mcp").debug("unexpected error", exc_info=True)
+        print(
+            f"imagegen-mcp: internal error: {type(exc).__name__} — run again with -v for details; "
+            "if it repeats, run imagegen-mcp preflight and report the output",
+            file=sys.stderr,
+        )
+        return 1
 
 
 def parser() -> argparse.ArgumentParser:
@@ -42,13 +55,22 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"imagegen-mcp {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="log more to stderr")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    p.set_defaults(command="serve", transport="stdio", host="127.0.0.1", port=8000, path=None)
+    p.set_defaults(command="serve", transport="stdio", host="127.0.0.1", port=8000, path=None, header_timeout=None,
+                   max_connections=None)  # fmt: skip
 
     serve = sub.add_parser("serve", help="run the MCP server (stdio by default)")
     serve.add_argument("--transport", choices=["stdio", "http", "sse"], default="stdio")
     serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--path", default=None, help="endpoint path (default /mcp for http, /sse for sse)")
+    serve.add_argument(
+        "--header-timeout", type=float, default=None, metavar="S",
+        help="http/sse: close a connection whose request headers take longer than S seconds (default 10)",
+    )  # fmt: skip
+    serve.add_argument(
+        "--max-connections", type=int, default=None, metavar="N",
+        help="http/sse: concurrent connections before answering 503 (default 512)",
+    )  # fmt: skip
 
     pre = sub.add_parser("preflight", help="check that images can be generated (exit 1 when not)")
     pre.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -79,8 +101,11 @@ def parser() -> argparse.ArgumentParser:
     lint.add_argument("--strict", action="store_true")
     lint.add_argument("--json", action="store_true")
 
-    schemas = sub.add_parser("schemas", help="export the live tool schemas to tool_schemas/")
-    schemas.add_argument("--out", default="tool_schemas", help="directory (default ./tool_schemas)")
+    schemas = sub.add_parser("schemas", help="export the live tool schemas to the checkout's tool_schemas/")
+    schemas.add_argument(
+        "--out", default=None, metavar="DIR",
+        help="directory to write or check (default: tool_schemas/ of the source checkout; required otherwise)",
+    )  # fmt: skip
     schemas.add_argument("--check", action="store_true", help="exit 1 if the files differ from the live schemas")
 
     demo = sub.add_parser("demo", help="start the server over stdio as a host would and make an image")
@@ -97,7 +122,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from imagegen_mcp.config import Settings
     from imagegen_mcp.surface.transport import serve
 
-    return serve(Settings.from_env(), transport=args.transport, host=args.host, port=args.port, path=args.path)
+    return serve(
+        Settings.from_env(), transport=args.transport, host=args.host, port=args.port, path=args.path,
+        header_timeout_s=args.header_timeout, max_connections=args.max_connections,
+    )  # fmt: skip
 
 
 def cmd_preflight(args: argparse.Namespace) -> int:
@@ -129,6 +157,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     from imagegen_mcp.config import Settings
     from imagegen_mcp.errors import ImagegenError, redact
+    from imagegen_mcp.fixes import CLI_FLAGS, cli_text
     from imagegen_mcp.models import GenerateRequest, problems
     from imagegen_mcp.pipeline import LintOptions, generate, open_services
     from imagegen_mcp.surface.server import summary
@@ -140,7 +169,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             n=args.n, out=args.out, overwrite=args.overwrite, surface=args.surface, provider=args.provider,
         )  # fmt: skip
     except ValidationError as exc:
-        print(f"imagegen-mcp: invalid arguments: {problems(exc)}", file=sys.stderr)
+        print(f"imagegen-mcp: invalid arguments: {problems(exc, flags=CLI_FLAGS)}", file=sys.stderr)
         return 2
     options = LintOptions(strict_clarify=args.strict, allow_no_baseline_on_edit_intent=args.allow_no_baseline)
 
@@ -151,7 +180,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     try:
         result = anyio.run(run)
     except ImagegenError as exc:
-        print(f"imagegen-mcp: {redact(str(exc), settings.secrets())}", file=sys.stderr)
+        print(f"imagegen-mcp: {redact(cli_text(exc), settings.secrets())}", file=sys.stderr)
         return 1
     print(result.model_dump_json(indent=2) if args.json else summary(result))
     return 0
@@ -182,10 +211,18 @@ def cmd_schemas(args: argparse.Namespace) -> int:
 
     import anyio
 
-    from imagegen_mcp.surface.schemas import export, live_schemas
+    from imagegen_mcp.surface.schemas import checkout_dir, export, live_schemas
 
+    target = Path(args.out) if args.out else checkout_dir()
+    if target is None:
+        print(
+            "imagegen-mcp schemas: this is not a source checkout, so there is no tool_schemas/ to update — "
+            "pass --out DIR",
+            file=sys.stderr,
+        )
+        return 2
     schemas = anyio.run(live_schemas)
-    out = Path(args.out)
+    out = target
     if args.check:
         saved = {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
         if saved != schemas:

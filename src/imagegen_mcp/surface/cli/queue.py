@@ -80,10 +80,12 @@ def _open() -> tuple[Any, JobQueue]:
 
 
 def _fail(exc: Exception, settings: Any = None) -> int:
-    from imagegen_mcp.errors import redact
+    from imagegen_mcp.errors import ImagegenError, redact
+    from imagegen_mcp.fixes import cli_text
 
     secrets = settings.secrets() if settings is not None else ()
-    print(f"imagegen-mcp: {redact(str(exc), secrets)}", file=sys.stderr)
+    text = cli_text(exc) if isinstance(exc, ImagegenError) else str(exc)
+    print(f"imagegen-mcp: {redact(text, secrets)}", file=sys.stderr)
     return 1
 
 

@@ -134,7 +134,7 @@ async def test_the_worker_runs_the_rest_when_a_row_is_damaged_or_its_request_no_
     assert jobs[good].status == "succeeded"
     for job_id in (garbage, invalid):
         assert jobs[job_id].status == "failed" and jobs[job_id].error["code"] == "job_corrupt"  # type: ignore[index]
-    assert "n: Input should be less than or equal to 4" in jobs[invalid].error["message"]  # type: ignore[index]
+    assert "n: must be an integer from 1 to 4 (got 99)" in jobs[invalid].error["message"]  # type: ignore[index]
     q.close()
 
 

@@ -84,7 +84,7 @@ async def test_a_database_error_is_a_queue_error_with_a_fix(offline: Settings) -
         result = await c.call_tool("queue_status", {})
     assert result.is_error
     text = text_of(result)
-    assert "job queue database" in text and "IMAGEGEN_QUEUE_DIR" in text, text
+    assert "job queue" in text and "IMAGEGEN_QUEUE_DIR" in text, text
     assert_clean(text)
 
 

@@ -25,12 +25,13 @@ from bench.common import Figure, report
 
 
 def suites(quick: bool) -> list[tuple[str, Callable[[], list[Figure]]]]:
-    from bench import cold_start, http_load, memory, per_call
+    from bench import cold_start, http_load, memory, per_call, routing
 
     runs = 3 if quick else 11
     found: list[tuple[str, Callable[[], list[Figure]]]] = [
         ("cold start", lambda: cold_start.run(runs)),
         ("per call", lambda: per_call.run(runs if quick else 21)),
+        ("routing", lambda: routing.run(runs)),
         ("memory", lambda: memory.run()),
         ("http load", lambda: http_load.run(10, 5) if quick else http_load.run(50, 30)),
     ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from imagegen_mcp.config import Settings
@@ -66,11 +66,15 @@ class Providers(Mapping[str, "Provider"]):
 
     def __getitem__(self, name: str) -> Provider:
         if name not in self._built:
-            entry = BY_NAME[name]  # KeyError for an unknown name, as a Mapping should
-            module, cls = entry.target.split(":")
-            factory = getattr(importlib.import_module(f"imagegen_mcp.providers.{module}"), cls)
-            self._built[name] = factory.from_settings(self._settings, self._http)
+            self._built[name] = self.provider_class(name).from_settings(self._settings, self._http)
         return self._built[name]
+
+    @staticmethod
+    def provider_class(name: str) -> Any:
+        """The provider's class, its module imported (thread-safe: the warm-up imports ahead of use)."""
+        entry = BY_NAME[name]  # KeyError for an unknown name, as a Mapping should
+        module, cls = entry.target.split(":")
+        return getattr(importlib.import_module(f"imagegen_mcp.providers.{module}"), cls)
 
     def add(self, name: str, provider: Provider) -> None:
         """Use an already-built provider under ``name`` (tests, embedding)."""

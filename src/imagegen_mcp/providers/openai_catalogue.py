@@ -129,6 +129,8 @@ class ModelSpec:
         per_image = prices.get("per_image")
         answered_quality = body.get("quality") if isinstance(body.get("quality"), str) else quality
         answered_size = body.get("size") if isinstance(body.get("size"), str) else size
+        if answered_size is None and not self.free_size:
+            answered_size = self.sizes[0]  # fixed-size models: the first size listed is the API's default
         if not isinstance(per_image, Mapping) or count <= 0:
             return None
         if answered_quality is None and len(per_image) == 1:

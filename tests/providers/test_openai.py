@@ -353,3 +353,16 @@ async def test_preflight_masks_the_key_and_checks_the_model(
     assert checks["api_reachable"].ok and checks["model"].ok
     dead = {c.name: c for c in await provider.check("gpt-image-1")}["model"]
     assert not dead.ok and dead.fix and "gpt-image-2" in dead.fix
+
+
+async def test_cancelling_the_call_stops_the_upstream_request(
+    provider: OpenAIProvider, openai_emu: OpenAIEmulator
+) -> None:
+    import anyio
+
+    openai_emu.fault("hang")
+    with anyio.move_on_after(0.5) as scope:
+        await provider.run(ProviderRequest(prompt="a kite", model="gpt-image-2"), Call())
+    assert scope.cancelled_caught
+    [cancelled] = openai_emu.wait_for_cancelled()
+    assert cancelled.api_path == "/images/generations"

@@ -122,7 +122,9 @@ async def test_gateway_answers_report_no_cost(make: Make, gateway: OpenAIEmulato
 
 
 async def test_b64_answers_from_a_gateway_are_images(make: Make, openai_emu: OpenAIEmulator) -> None:
-    result = await make(openai_emu, openai_emu.root_url).run(ProviderRequest(prompt="a kite", model="gpt-image-2"), Call())
+    result = await make(openai_emu, openai_emu.root_url).run(
+        ProviderRequest(prompt="a kite", model="gpt-image-2"), Call()
+    )
     assert result.images and not result.urls
 
 

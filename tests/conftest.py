@@ -16,6 +16,8 @@ from imagegen_mcp.config import Settings
 from imagegen_mcp.surface.server import build_server
 from tests.emulator.openrouter import Emulator
 
+pytest_plugins = ["tests.openai_fixtures"]
+
 
 @pytest.fixture
 def anyio_backend() -> str:

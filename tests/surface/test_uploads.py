@@ -114,9 +114,7 @@ async def test_an_image_this_server_generated_needs_no_confirmation_even_after_a
     assert hashlib.sha256(sent).hexdigest() == image["sha256"]
 
 
-async def test_a_generated_image_edited_in_place_needs_confirmation(
-    client: Client, emulator: Emulator
-) -> None:
+async def test_a_generated_image_edited_in_place_needs_confirmation(client: Client, emulator: Emulator) -> None:
     made = await client.call_tool("generate_image", {"prompt": "A lighthouse on a cliff at dusk, oil painting"})
     [image] = made.structured_content["images"]  # type: ignore[index]
     Path(image["path"]).write_bytes(png_bytes("purple"))  # not the bytes this server saved any more

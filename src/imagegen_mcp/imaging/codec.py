@@ -127,7 +127,7 @@ def _too_large(what: str, width: int = 0, height: int = 0) -> ImageError:
     size = f"{width}x{height} pixels" if width else "more pixels than Pillow will decode"
     return ImageError(
         f"{what} is too large: it declares {size}, over the {MAX_PIXELS / 1e6:.1f}-megapixel limit",
-        "pass an image of at most about 9000x9000 pixels (downscale it first)",
+        "pass a smaller image (at most about 9000x9000 pixels: downscale it first)",
         code="image_too_large",
     )
 

@@ -124,8 +124,8 @@ def check_target(
             limit = NAME_MAX - (NAME_RESERVE if i == len(names) - 1 and not as_dir else 0)
             if len(name.encode()) > limit:
                 raise OutPathError(
-                    f"{arg}={out!r} has a name of {len(name.encode())} bytes ({name[:40]}…); at most {limit} fit"
-                    " on the filesystem; nothing was sent or charged",
+                    f"{arg}={out!r} has a name too long for the file system ({len(name.encode())} bytes:"
+                    f" {name[:40]}…; at most {limit} fit); nothing was sent or charged",
                     f"pass a shorter {arg}",
                 )
         directory = candidate if as_dir else candidate.parent

@@ -51,6 +51,8 @@ class Settings:
     # Host names clients use to reach an HTTP server bound to a non-loopback address.
     allowed_hosts: tuple[str, ...] = ()
     max_baseline_mb: float = 20.0
+    # Generation is refused before any request when the output disk has less free space than this.
+    min_free_mb: float = 64.0
     # Seconds allowed for one provider request (the Image API's own examples take ~95 s).
     request_timeout_s: float = 180.0
     # How often a waiting generate_image sends a progress notification.
@@ -109,6 +111,7 @@ class Settings:
             allowed_hosts=tuple(h.strip() for h in env.get("IMAGEGEN_ALLOWED_HOSTS", "").split(",") if h.strip()),
             max_baseline_mb=_number(env, "IMAGEGEN_MAX_BASELINE_MB", 20, minimum=0.01, maximum=1024),
             request_timeout_s=_number(env, "IMAGEGEN_TIMEOUT_S", 180, minimum=1, maximum=3600),
+            min_free_mb=_number(env, "IMAGEGEN_MIN_FREE_MB", 64, minimum=0, maximum=1024 * 1024),
         )
 
     def provider_variables(self) -> Mapping[str, str]:
@@ -118,6 +121,27 @@ class Settings:
             merged["OPENROUTER_API_KEY"] = self.api_key
         merged["OPENROUTER_BASE_URL"] = self.base_url
         return merged
+
+    def check_dirs(self) -> None:
+        """:class:`ConfigError` when the output or queue directory is (or lies under) a file.
+
+        Called when the server starts (``serve`` exits 2 with the message): a server that starts
+        with such a directory would bill every generation and then fail to save it.
+        """
+        from imagegen_mcp.storage.local import blocking_file
+
+        for variable, directory in (("IMAGEGEN_OUTPUT_DIR", self.output_dir), ("IMAGEGEN_QUEUE_DIR", self.queue_dir)):
+            blocker = blocking_file(directory)
+            if blocker is not None:
+                what = "is a file" if blocker == directory else f"is under {blocker}, which is a file"
+                raise ConfigError(
+                    f"{variable}={directory} {what}, not a directory",
+                    f"set {variable} to a directory, or move the file {blocker} away",
+                )
+
+    @property
+    def min_free_bytes(self) -> int:
+        return int(self.min_free_mb * 1024 * 1024)
 
     def secrets(self) -> tuple[str, ...]:
         """Values that must never appear in any output (see :func:`errors.redact`)."""

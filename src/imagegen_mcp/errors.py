@@ -12,6 +12,7 @@ with the text ``"<message> — <fix>"``; nothing else ever reaches a client.
     │   └── OutPathError             an ``out`` that escapes the output directory
     ├── ImageError                   bytes that are not a supported image
     ├── StorageError                 a file could not be written
+    │   └── UnsavedImagesError       billed images could not be saved (kept in a recovery folder)
     └── ProviderError                anything a provider reported
         ├── AuthError                401: key missing, wrong or revoked
         ├── CreditsError             402: no credits left
@@ -80,6 +81,30 @@ class ImageError(ImagegenError):
 
 class StorageError(ImagegenError):
     code = "storage_failed"
+
+
+class UnsavedImagesError(StorageError):
+    """The provider billed images that could not be saved at their target.
+
+    ``recovery`` is the folder holding their bytes (None when even that failed), ``cost_usd`` what
+    was billed. A queued job keeps the folder and is retried for storage only.
+    """
+
+    code = "images_not_saved"
+
+    def __init__(
+        self,
+        message: str,
+        fix: str = "",
+        *,
+        recovery: str | None = None,
+        cost_usd: float | None = None,
+        generation_id: str | None = None,
+    ) -> None:
+        super().__init__(message, fix)
+        self.recovery = recovery
+        self.cost_usd = cost_usd
+        self.generation_id = generation_id
 
 
 class ProviderError(ImagegenError):

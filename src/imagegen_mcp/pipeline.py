@@ -18,7 +18,7 @@ import anyio
 import anyio.to_thread
 
 from imagegen_mcp.config import Settings
-from imagegen_mcp.errors import RequestError, first_error
+from imagegen_mcp.errors import RequestError, StorageError, UnsavedImagesError, first_error
 from imagegen_mcp.imaging import codec
 from imagegen_mcp.imaging.inputs import Baseline, resolve_baseline
 from imagegen_mcp.lint.rails import Rails, apply_rails
@@ -29,6 +29,8 @@ from imagegen_mcp.providers.registry import Providers
 from imagegen_mcp.queue.health import Health
 from imagegen_mcp.routing import Chain, Preferences, Router
 from imagegen_mcp.storage import local as store
+from imagegen_mcp.storage import recovery
+from imagegen_mcp.storage.registry import GeneratedImages, generated_images
 
 # Lint rules that refuse a request even outside strict mode: the request cannot be what the user meant.
 BLOCKING_RULES = frozenset({"empty-prompt", "edit-needs-baseline"})
@@ -84,10 +86,14 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
 
 
 def resolve(settings: Settings, request: GenerateRequest, chain: Chain) -> ResolvedRequest:
-    """Apply defaults and check ``out`` before anything is sent or written."""
+    """Apply defaults and check the target before anything is sent or written.
+
+    :func:`~imagegen_mcp.storage.local.check_target` refuses (``OutPathError``/``StorageError``)
+    everything that would only fail after the provider billed: the path, its names, the output
+    directory, free space.
+    """
     provider, model = chain.links[0]
-    if request.out:
-        store.contained(settings.output_dir.resolve(), request.out)  # raises OutPathError
+    store.check_target(settings.output_dir, request.out, min_free_bytes=settings.min_free_bytes)
     return ResolvedRequest(
         prompt=request.prompt,
         model=model,
@@ -155,8 +161,8 @@ async def generate(
     """Turn one validated request into saved images and a result record."""
     started = time.monotonic()
     settings = services.settings
-    if request.out:
-        store.contained(settings.output_dir.resolve(), request.out)  # refused before anything else happens
+    # The whole target (path, names, directory, free space) is refused before anything else happens.
+    store.check_target(settings.output_dir, request.out, min_free_bytes=settings.min_free_bytes)
     baseline = await _load_baseline(settings, request)
     rails = Rails(request.variation_strength, tuple(request.must_keep), request.lock_palette, request.lock_composition)
     prompt_sent, rails_applied = apply_rails(request.prompt, rails, has_baseline=baseline is not None)
@@ -199,7 +205,11 @@ async def generate(
     )
     if progress is not None:
         await progress(time.monotonic() - started, None, "saving images")
-    saved = await anyio.to_thread.run_sync(save_all, settings.output_dir, outcome, resolved)
+    registry = generated_images(settings.queue_dir)
+    try:
+        saved = await anyio.to_thread.run_sync(save_all, settings.output_dir, outcome, resolved, registry)
+    except StorageError as exc:  # billed, not saved: keep the bytes and say where (design decision 5)
+        raise await anyio.to_thread.run_sync(keep_unsaved, settings, outcome, resolved, exc, call.cost_usd) from None
     partial = outcome.partial_error
     return GenerateResult(
         images=saved,
@@ -236,6 +246,7 @@ async def _load_baseline(settings: Settings, request: GenerateRequest) -> Baseli
             roots=list(settings.workspace),
             max_mb=settings.max_baseline_mb,
             confirm_external_upload=request.confirm_external_upload,
+            registry=generated_images(settings.queue_dir),
         )
     )
 
@@ -268,8 +279,14 @@ async def _with_heartbeat(
     return result
 
 
-def save_all(output_dir: Path, outcome: ProviderResult, resolved: ResolvedRequest) -> list[SavedImage]:
-    """Write every image atomically under the output directory (runs in a worker thread)."""
+def save_all(
+    output_dir: Path, outcome: ProviderResult, resolved: ResolvedRequest, registry: GeneratedImages | None = None
+) -> list[SavedImage]:
+    """Write every image atomically under the output directory (runs in a worker thread).
+
+    Each saved image is recorded in ``registry`` by sha256: that, and only that, lets it be sent
+    back to a provider without ``confirm_external_upload``.
+    """
     saved: list[SavedImage] = []
     root = output_dir.resolve()
     for i, image in enumerate(outcome.images):
@@ -278,6 +295,8 @@ def save_all(output_dir: Path, outcome: ProviderResult, resolved: ResolvedReques
         if i and resolved.out and not resolved.out.endswith("/"):
             target = target.with_name(f"{target.stem}-{i + 1}{target.suffix}")
         final = store.save_atomic(target, image.data, overwrite=resolved.overwrite)
+        if registry is not None:
+            registry.add(facts.sha256, str(final))
         saved.append(
             SavedImage(
                 path=str(final),
@@ -290,3 +309,47 @@ def save_all(output_dir: Path, outcome: ProviderResult, resolved: ResolvedReques
             )
         )
     return saved
+
+
+def keep_unsaved(
+    settings: Settings,
+    outcome: ProviderResult,
+    resolved: ResolvedRequest,
+    exc: StorageError,
+    cost_usd: float | None,
+) -> UnsavedImagesError:
+    """Put billed images that could not be saved in a recovery folder; the error that says where.
+
+    ``cost_usd`` is what the whole call was billed (every attempt).
+    """
+    cost = f"${cost_usd:.4f}" if cost_usd is not None else "an unreported amount"
+    meta = {
+        "model": outcome.model,
+        "provider": outcome.provider,
+        "generation_id": outcome.generation_id,
+        "cost_usd": cost_usd,
+        "prompt": resolved.prompt,
+        "out": resolved.out,
+        "out_dir": resolved.out_dir,
+        "error": exc.to_dict(),
+    }
+    folder = recovery.keep([image.data for image in outcome.images], meta, queue_dir=settings.queue_dir)
+    count = len(outcome.images)
+    noun = "image" if count == 1 else "images"
+    if folder is None:
+        return UnsavedImagesError(
+            f"{outcome.provider} made {count} {noun} (billed {cost}) but they could not be saved ({exc.message}),"
+            " nor kept in a recovery folder",
+            f"{exc.fix}; generation id {outcome.generation_id or 'not reported'}",
+            cost_usd=cost_usd,
+            generation_id=outcome.generation_id,
+        )
+    files = ", ".join(str(p) for p in recovery.files_in(folder))
+    return UnsavedImagesError(
+        f"{outcome.provider} made {count} {noun} (billed {cost}) but saving failed: {exc.message}."
+        f" The {noun} are kept in {folder} ({files})",
+        f"{exc.fix}; then copy the files from {folder} to where you want them (generating again would be billed again)",
+        recovery=str(folder),
+        cost_usd=cost_usd,
+        generation_id=outcome.generation_id,
+    )

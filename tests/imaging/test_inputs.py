@@ -14,6 +14,7 @@ from imagegen_mcp.errors import RequestError
 from imagegen_mcp.imaging.inputs import resolve_baseline
 from imagegen_mcp.lint.rails import Rails, apply_rails
 from imagegen_mcp.storage import local as store
+from imagegen_mcp.storage.registry import SqliteGeneratedImages
 
 
 def png(size: tuple[int, int] = (40, 30)) -> bytes:
@@ -30,9 +31,15 @@ def dirs(tmp_path: Path) -> tuple[Path, Path]:
     return out, ws
 
 
+def registry(dirs: tuple[Path, Path]) -> SqliteGeneratedImages:
+    return SqliteGeneratedImages(dirs[0].parent / "queue")
+
+
 def resolve(ref: str, dirs: tuple[Path, Path], *, confirm: bool = True, max_mb: float = 20) -> object:
     out, ws = dirs
-    return resolve_baseline(ref, output_dir=out, roots=[ws], max_mb=max_mb, confirm_external_upload=confirm)
+    return resolve_baseline(
+        ref, output_dir=out, roots=[ws], max_mb=max_mb, confirm_external_upload=confirm, registry=registry(dirs)
+    )
 
 
 def refused(ref: str, dirs: tuple[Path, Path], **kw: object) -> RequestError:
@@ -65,6 +72,7 @@ def test_a_local_file_without_confirmation_is_refused(dirs: tuple[Path, Path]) -
 def test_generated_images_need_no_confirmation(dirs: tuple[Path, Path]) -> None:
     path = dirs[0] / "made.png"
     path.write_bytes(png())
+    registry(dirs).add(hashlib.sha256(path.read_bytes()).hexdigest(), str(path))
     by_uri = resolve(store.image_uri(dirs[0], path), dirs, confirm=False)
     by_path = resolve(str(path), dirs, confirm=False)
     assert by_uri.origin == by_path.origin == "generated"  # type: ignore[attr-defined]

@@ -289,3 +289,40 @@ async def test_max_jobs_stops_the_worker_after_that_many(settings: Settings) -> 
     stats = await drain(settings, queue, max_jobs=2, once=False)
     assert (stats.started, stats.succeeded) == (2, 2)
     assert queue.totals()["queued"] == 1
+
+
+async def test_a_job_billed_but_not_saved_is_saved_once_space_returns_without_a_new_request(
+    settings: Settings, emulator: Emulator
+) -> None:
+    queue = open_queue(settings)
+    [job_id] = await enqueue(settings, queue, prefix="fox")
+    stage = jobfiles.staging_dir(settings.output_dir, job_id)
+    emulator.latency_s = 1.0
+    usage_before = emulator.usage_usd
+    kept: list[str] = []
+
+    async def on_event(kind: str, job: Job) -> None:
+        if kind == "retry":  # the save failed after billing: note where the bytes are, then "free space"
+            kept.append(job.last_error["recovery"])  # type: ignore[index]
+            stage.unlink()
+
+    async def fill_the_disk() -> None:
+        # A real write failure after the pre-check: while the provider works, the job's staging
+        # folder is replaced by a file, so saving the billed image fails with an OSError.
+        await anyio.to_thread.run_sync(emulator.wait_for_request, "/chat/completions")
+        stage.rmdir()
+        stage.write_bytes(b"in the way")
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(fill_the_disk)
+        stats = await drain(settings, queue, on_event=on_event)
+    assert (stats.succeeded, stats.failed, stats.retried) == (1, 0, 1)
+    assert emulator.generation_count() == 1, "the retry saved the kept bytes; it did not generate again"
+    [job] = queue.get([job_id])
+    assert job.status == "succeeded"
+    billed = emulator.usage_usd - usage_before
+    assert job.cost_usd == pytest.approx(billed), "billed once, counted once"
+    final = settings.output_dir / "fox-01.png"
+    [output] = receipt(settings, job_id)["outputs"]
+    assert output["path"] == str(final.resolve()) and final.read_bytes().startswith(b"\x89PNG")
+    assert kept and not Path(kept[0]).exists(), "the recovery folder is removed once the images are saved"

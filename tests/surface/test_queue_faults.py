@@ -76,7 +76,8 @@ async def test_no_queue_is_created_until_a_queue_tool_needs_it(offline: Settings
         made = await c.call_tool("generate_image", {"prompt": PROMPT, "image_size": "low", "return_image": "none"})
         assert not made.is_error, text_of(made)
         await anyio.sleep(1.0)  # past the worker's start-up delay: it must not create the queue either
-        assert not queue_dir.exists()
+        # (the record of generated images, storage/registry.py, lives beside it and is written on save)
+        assert not (queue_dir / "queue.sqlite3").exists()
         enq = await c.call_tool("enqueue_images", {"prompt": PROMPT, "prefix": "first", "image_size": "low"})
         assert not enq.is_error, text_of(enq)
         assert (queue_dir / "queue.sqlite3").is_file()

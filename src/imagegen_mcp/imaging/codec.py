@@ -18,6 +18,11 @@ from imagegen_mcp.errors import ImageError
 if TYPE_CHECKING:
     pass
 
+# The largest image decoded here: Pillow's own decompression-bomb threshold (~89.5 megapixels, e.g.
+# 9459x9459), far above what providers return (4096x4096 is 16.8 MP). A file declaring more (a
+# 50000x50000 PNG can be a few hundred bytes) is refused from its header, before any decoding.
+MAX_PIXELS = 89_478_485
+
 MIME_EXT = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp", "image/gif": ".gif"}
 EQUIVALENT_SUFFIXES = {".jpeg": ".jpg", ".jpe": ".jpg"}
 
@@ -39,6 +44,7 @@ def sniff(data: bytes) -> str:
     )
 
 
+_PROVIDER_FIX = "try again, or pick another model; nothing was saved"
 _WHITESPACE = re.compile(r"\s")  # only used to strip wrapped base64; `in` finds it faster than a regex
 _DECODE_SLICE = 1024 * 1024  # a multiple of 4
 
@@ -96,20 +102,34 @@ class ImageFacts:
     size: int
 
 
-def inspect(data: bytes) -> ImageFacts:
-    """Sniffed type, pixel size (header only, no full decode) and digest."""
+def inspect(data: bytes, *, what: str = "the provider's image", fix: str = _PROVIDER_FIX) -> ImageFacts:
+    """Sniffed type, pixel size (header only, no full decode) and digest.
+
+    :class:`ImageError` (code ``image_too_large``) when the header declares more than
+    :data:`MAX_PIXELS`; ``what`` and ``fix`` word the errors for where the bytes came from.
+    """
     from PIL import Image, UnidentifiedImageError
 
     mime = sniff(data)
     try:
         with Image.open(io.BytesIO(data)) as im:
             width, height = im.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise _too_large(what) from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise ImageError(
-            f"the provider's {mime} image could not be read ({exc.__class__.__name__})",
-            "try again, or pick another model; nothing was saved",
-        ) from exc
+        raise ImageError(f"{what} ({mime}) could not be read ({exc.__class__.__name__})", fix) from exc
+    if width * height > MAX_PIXELS:
+        raise _too_large(what, width, height)
     return ImageFacts(mime, width, height, hashlib.sha256(data).hexdigest(), len(data))
+
+
+def _too_large(what: str, width: int = 0, height: int = 0) -> ImageError:
+    size = f"{width}x{height} pixels" if width else "more pixels than Pillow will decode"
+    return ImageError(
+        f"{what} is too large: it declares {size}, over the {MAX_PIXELS / 1e6:.1f}-megapixel limit",
+        "pass a smaller image (at most about 9000x9000 pixels: downscale it first)",
+        code="image_too_large",
+    )
 
 
 # --------------------------------------------------------------------------- paths

@@ -2,15 +2,19 @@
 
 A baseline is one of:
 
-- ``imagegen://images/{id}`` — an image this server saved (it came from the provider, so sending
-  it back needs no confirmation);
+- ``imagegen://images/{id}`` — a file in the output directory;
 - an ``https://`` URL — passed through for the provider to fetch (nothing local is uploaded);
-- a local path — **denied by default**: sending a local file to a third party needs
-  ``confirm_external_upload=true``. Only a regular file (never a symlink, never under a symlinked
-  directory) whose resolved location is inside the allowed roots (the output directory,
+- a local path — only a regular file (never a symlink, never under a symlinked directory, never a
+  FIFO or device) whose resolved location is inside the allowed roots (the output directory,
   ``IMAGEGEN_WORKSPACE``, and the client's roots where it offers them), whose bytes are PNG, JPEG or
-  WebP (judged by content, not extension), and no larger than ``IMAGEGEN_MAX_BASELINE_MB``.
-  Files inside the output directory are treated as this server's own and need no confirmation.
+  WebP (judged by content, not extension), no larger than ``IMAGEGEN_MAX_BASELINE_MB`` and no more
+  than :data:`~imagegen_mcp.imaging.codec.MAX_PIXELS` pixels. Files are read once, with a bound
+  (:func:`~imagegen_mcp.storage.reading.read_regular`).
+
+A local file (by path or by ``imagegen://images/`` uri) is sent to a provider only with
+``confirm_external_upload=true``, unless its bytes are an image this server generated: their
+sha256 is in the generated-images record (:mod:`imagegen_mcp.storage.registry`). Being in the
+output directory is not enough — anyone can put a file (or a hard link to one elsewhere) there.
 
 Every refusal is a :class:`~imagegen_mcp.errors.RequestError` with the fix; nothing is sent.
 A baseline larger than providers reliably accept (long edge over 4096 px, or over 8 MiB) is
@@ -31,6 +35,8 @@ from typing import Literal
 from imagegen_mcp.errors import ImageError, RequestError
 from imagegen_mcp.imaging import codec
 from imagegen_mcp.storage import local as store
+from imagegen_mcp.storage.reading import read_regular
+from imagegen_mcp.storage.registry import GeneratedImages
 
 ACCEPTED = ("image/png", "image/jpeg", "image/webp")
 MAX_SEND_EDGE = 4096
@@ -57,14 +63,20 @@ def resolve_baseline(
     roots: list[Path],
     max_mb: float,
     confirm_external_upload: bool,
+    registry: GeneratedImages | None = None,
 ) -> Baseline:
-    """Check ``ref`` against the rails and return what to send. Runs blocking I/O: call in a thread."""
+    """Check ``ref`` against the rails and return what to send. Runs blocking I/O: call in a thread.
+
+    ``registry`` is the record of generated images; without one, every local file needs
+    ``confirm_external_upload``.
+    """
     ref = ref.strip()
     if not ref:
         raise RequestError("baseline_image is empty", "pass a file path, an https URL, or an imagegen://images/ uri")
     if ref.startswith("imagegen://images/"):
         path = store.path_for_id(output_dir, ref.removeprefix("imagegen://images/"))
-        return _local(path, ref, "generated", max_mb)
+        path = _checked_path(str(path), output_dir=output_dir, roots=[])
+        return _local(path, ref, max_mb, registry, confirm_external_upload)
     lowered = ref.lower()
     if lowered.startswith("https://"):
         return Baseline(url=ref, source=ref, origin="url", resolution_policy="https URL passed through to the provider")
@@ -75,13 +87,7 @@ def resolve_baseline(
             "pass an https:// URL, a local file path, or an imagegen://images/ uri from an earlier result",
         )
     path = _checked_path(ref, output_dir=output_dir, roots=roots)
-    in_output = _inside(path, output_dir.resolve())
-    if not in_output and not confirm_external_upload:
-        raise RequestError(
-            f"sending the local file {path} to the image provider needs your confirmation",
-            "call again with confirm_external_upload=true if this file may be uploaded to the provider",
-        )
-    return _local(path, ref, "generated" if in_output else "local", max_mb)
+    return _local(path, ref, max_mb, registry, confirm_external_upload)
 
 
 def _checked_path(ref: str, *, output_dir: Path, roots: list[Path]) -> Path:
@@ -119,20 +125,21 @@ def _inside(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
 
 
-def _local(path: Path, source: str, origin: Literal["generated", "local"], max_mb: float) -> Baseline:
+def _local(
+    path: Path, source: str, max_mb: float, registry: GeneratedImages | None, confirm_external_upload: bool
+) -> Baseline:
     limit = int(max_mb * 1024 * 1024)
-    try:
-        size = path.stat().st_size
-        if size > limit:
-            raise RequestError(
-                f"baseline_image {path} is {size / 1024 / 1024:.1f} MiB, over the {max_mb:g} MiB limit",
-                "pass a smaller image, or raise IMAGEGEN_MAX_BASELINE_MB",
-            )
-        data = path.read_bytes()
-    except OSError as exc:
+    data = read_regular(
+        path, max_bytes=limit, what="baseline_image", fix_size="pass a smaller image, or raise IMAGEGEN_MAX_BASELINE_MB"
+    )
+    generated = registry is not None and registry.contains(hashlib.sha256(data).hexdigest())
+    if not generated and not confirm_external_upload:
         raise RequestError(
-            f"cannot read baseline_image {path}: {exc.strerror}", "check the file's permissions"
-        ) from None
+            f"sending the local file {path} to the image provider needs your confirmation (it is not an image"
+            " this server generated)",
+            "call again with confirm_external_upload=true if this file may be uploaded to the provider",
+        )
+    origin: Literal["generated", "local"] = "generated" if generated else "local"
     try:
         mime = codec.sniff(data)
     except ImageError:
@@ -149,7 +156,7 @@ def _local(path: Path, source: str, origin: Literal["generated", "local"], max_m
 
 def fit_for_provider(data: bytes, mime: str) -> tuple[bytes, str, str]:
     """The bytes unchanged when providers accept them, else downscaled to a 2048 px long edge."""
-    facts = codec.inspect(data)
+    facts = codec.inspect(data, what="baseline_image", fix="pass a smaller PNG, JPEG or WebP image")
     if max(facts.width, facts.height) <= MAX_SEND_EDGE and len(data) <= MAX_SEND_BYTES:
         return data, mime, f"sent as-is ({facts.width}x{facts.height}, {len(data):,} bytes)"
     from PIL import Image

@@ -13,6 +13,11 @@ can be repeated, so a worker killed at any moment leaves a state the next attemp
   retried job converges to its own name instead of ``-2``.
 
 Staging folders of finished jobs are removed; no ``*.tmp`` file is left in the output directory.
+
+When saving fails after the provider billed (a full disk), the pipeline keeps the bytes in a
+recovery folder (:mod:`imagegen_mcp.storage.recovery`); the worker records that folder in the
+job's last error and retries the job for storage only: :func:`restore` puts the kept images into
+the staging folder (no provider call) and they are placed as usual.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ from imagegen_mcp.errors import StorageError
 from imagegen_mcp.imaging import codec
 from imagegen_mcp.queue.sqlite import fsync_dir, write_json_atomic
 from imagegen_mcp.storage import local as store
+from imagegen_mcp.storage import recovery
+from imagegen_mcp.storage.registry import GeneratedImages
 
 STAGING = ".imagegen-staging"
 SIDECAR = "result.json"
@@ -123,6 +130,52 @@ def recover(output_dir: Path, stage: Path, provider: str | None) -> dict[str, An
     }
 
 
+def restore(output_dir: Path, stage: Path, folder: Path, registry: GeneratedImages) -> dict[str, Any]:
+    """Stage the images a billed attempt kept in ``folder``; the result to place (its cost already counted).
+
+    Raises :class:`StorageError` while they still cannot be written (the job is retried again).
+    """
+    try:
+        images, meta = recovery.load(folder)
+    except (OSError, ValueError) as exc:
+        raise StorageError(
+            f"cannot read the recovered images in {folder}: {exc}",
+            "check that folder; the job cannot finish without it",
+        ) from exc
+    prepare(stage)
+    root = output_dir.resolve()
+    saved = []
+    for i, data in enumerate(images):
+        facts = codec.inspect(data)
+        name = "image" if i == 0 else f"image-{i + 1}"
+        final = store.save_atomic(stage / f"{name}{codec.MIME_EXT[facts.mime_type]}", data, overwrite=True)
+        registry.add(facts.sha256, str(final))
+        saved.append(
+            {
+                "path": str(final),
+                "uri": store.image_uri(root, final),
+                "mime_type": facts.mime_type,
+                "width": facts.width,
+                "height": facts.height,
+                "bytes": facts.size,
+                "sha256": facts.sha256,
+            }
+        )
+    result = {
+        "images": saved,
+        "model": meta.get("model"),
+        "provider": meta.get("provider"),
+        "generation_id": meta.get("generation_id"),
+        "cost_usd": meta.get("cost_usd"),
+        "elapsed_s": 0.0,
+        "hints": [],
+        "recovered": True,
+        "cost_recorded": True,  # the failed attempt that kept these recorded what was billed
+    }
+    write_sidecar(stage, result)
+    return result
+
+
 def write_sidecar(stage: Path, result: dict[str, Any]) -> None:
     """The provider's result beside the staged image (model, generation id, cost) for adoption.
 
@@ -170,7 +223,7 @@ def _link(staged: Path, final: Path, job_id: str, sha256: str, overwrite: bool) 
             f"could not save {final}: {exc.strerror or exc}",
             "check that IMAGEGEN_OUTPUT_DIR is writable and has space (run the preflight tool)",
         ) from exc
-    raise StorageError(f"no free file name near {final}", "pass another prefix, or overwrite=true")
+    raise StorageError(f"no free file name near {final}", "pass another prefix, or overwrite=true", code="target_taken")
 
 
 def _hardlink(src: Path, dst: Path) -> None:

@@ -3,7 +3,8 @@
 :func:`enqueue` validates a request completely before anything is stored: the arguments (count,
 request_id, out_dir, prefix), the provider's key, file names already taken, and everything the
 pipeline checks in a dry run (the output path, a baseline image's rails, the prompt linter), so
-bad input is a clear error and nothing is enqueued.
+bad input is a clear error and nothing is enqueued. ``out_dir`` goes through the same
+:func:`~imagegen_mcp.storage.local.check_target` as ``out`` (a folder, not a file; writable; room).
 
 Identity: the sha256 of the canonical JSON of the arguments as given (values left at their
 defaults omitted, so a new option in a later release does not change it). The same ``request_id``
@@ -162,7 +163,10 @@ def _plan(settings: Settings, queue: JobQueue, req: EnqueueRequest) -> _Plan | E
                 raise request_id_conflict(req.request_id)
             return _existing(settings, queue, req.request_id, found[1], found[2])
     root = settings.output_dir.resolve()
-    out_dir = store.contained(root, req.out_dir or ".")
+    # out_dir is checked like out (a folder that can be created and written, with room) before
+    # anything is stored: a job committed with an unusable out_dir would bill, then fail.
+    store.check_target(root, req.out_dir or ".", arg="out_dir", min_free_bytes=settings.min_free_bytes)
+    out_dir = store.contained(root, req.out_dir or ".", arg="out_dir")
     rel_dir = out_dir.relative_to(root).as_posix()
     prefix = req.prefix or store.default_stem(req.prompt)
     numbers = range(req.start_index, req.start_index + req.count)

@@ -384,10 +384,18 @@ class JobQueue:
             return self._jobs_in(c, [job.job_id])[0]
 
     def fail(
-        self, job: Job, error: dict[str, Any], *, retry_at: float | None = None, cost_usd: float | None = None
+        self,
+        job: Job,
+        error: dict[str, Any],
+        *,
+        retry_at: float | None = None,
+        cost_usd: float | None = None,
+        storage_only: bool = False,
     ) -> Job | None:
         """A failed attempt: queued again at ``retry_at`` while attempts remain, else ``failed``.
-        ``cost_usd`` is what the failed attempt was billed, if anything (a refusal can be)."""
+        ``cost_usd`` is what the failed attempt was billed, if anything (a refusal can be).
+        ``storage_only``: the images are paid for and only saving them failed; such a retry costs
+        nothing, so it is queued whatever the attempts count."""
         now = self.clock()
         with self._write() as c:
             max_attempts = self._held(c, job)
@@ -395,7 +403,7 @@ class JobQueue:
                 return None
             if cost_usd is not None:
                 c.execute(f"UPDATE jobs SET cost_usd = {_ADD_COST} WHERE job_id = ?", (cost_usd, cost_usd, job.job_id))
-            if retry_at is not None and job.counted_attempts < max_attempts:
+            if retry_at is not None and (storage_only or job.counted_attempts < max_attempts):
                 c.execute(
                     "UPDATE jobs SET status = 'queued', not_before = ?, last_error = ?, lease_owner = NULL,"
                     " lease_expires = NULL WHERE job_id = ?",

@@ -11,6 +11,13 @@ Retries belong to the queue, not the provider: the worker's providers make one t
 with ``not_before`` = now + ``Retry-After`` when the provider sent one, else an exponential,
 jittered backoff. Non-retryable failures (400, 401, 402, 403, no image) fail at once.
 
+Paid, not saved: when saving fails after the provider billed (a full disk), the images are kept in
+a recovery folder (:mod:`imagegen_mcp.storage.recovery`) and the job is queued again **for storage
+only**: the next attempt stages the kept images instead of calling the provider, so it finishes
+once space returns. Such retries cost nothing and are not capped by the attempts limit (the backoff
+grows to ``max_backoff_s``); ``cancel_jobs`` ends one. The same holds when placing a staged image
+under its final name fails.
+
 Shutdown (cancellation): jobs claimed but not started go back to ``queued`` with their attempt
 uncounted; jobs interrupted mid-generation go back to ``queued`` too (their attempt counted), so
 a restart picks them up at once instead of waiting for the lease to expire.
@@ -32,13 +39,15 @@ from anyio.abc import TaskGroup
 from pydantic import ValidationError
 
 from imagegen_mcp.config import Settings
-from imagegen_mcp.errors import ImagegenError, redact
+from imagegen_mcp.errors import ImagegenError, StorageError, UnsavedImagesError, redact
 from imagegen_mcp.fixes import fix_for
 from imagegen_mcp.models import GenerateRequest, dump, problems
 from imagegen_mcp.pipeline import LintOptions, Services, generate
 from imagegen_mcp.queue import files as jobfiles
 from imagegen_mcp.queue.rows import CORRUPT_CODE, corrupt_error
 from imagegen_mcp.queue.sqlite import Job, JobQueue, make_owner
+from imagegen_mcp.storage import recovery
+from imagegen_mcp.storage.registry import generated_images
 
 log = logging.getLogger("imagegen_mcp.worker")
 
@@ -46,6 +55,8 @@ MAX_RETRY_AFTER_S = 3600.0
 TROUBLE_FIRST_S = 0.2  # a queue that cannot be used is tried again after this, doubling …
 TROUBLE_CAP_S = 5.0  # … up to this
 MANIFEST_TMP_AGE_S = 600.0  # a manifest temp file this old has no writer any more
+# Failures to write that may pass once space returns (a taken name or a bad path would not).
+STORAGE_CODES = frozenset({StorageError.code, UnsavedImagesError.code})
 EventFn = Callable[[str, Job], Awaitable[None]]
 
 
@@ -310,6 +321,11 @@ class Worker:
             request = _request_of(job)
             provider = request.provider or self.settings.provider
             result = await anyio.to_thread.run_sync(jobfiles.recover, self.output_dir, stage, provider)
+            kept = _kept(job)
+            if result is None and kept is not None:  # paid earlier, not saved: stage those bytes
+                registry = generated_images(self.settings.queue_dir)
+                result = await anyio.to_thread.run_sync(jobfiles.restore, self.output_dir, stage, kept, registry)
+                log.info("%s: saving the images kept in %s (no new provider call)", job.job_id, kept)
             if result is None:
                 await anyio.to_thread.run_sync(jobfiles.clean_partial, stage)
                 await anyio.to_thread.run_sync(jobfiles.prepare, stage)
@@ -337,7 +353,7 @@ class Worker:
             await self._failed(active, err)
             return
         active.phase = "finishing"
-        cost = placed.get("cost_usd")
+        cost = None if placed.get("cost_recorded") else placed.get("cost_usd")
         done = await anyio.to_thread.run_sync(
             self.queue.succeed, job, placed, cost if isinstance(cost, int | float) else None
         )
@@ -348,6 +364,9 @@ class Worker:
         self.stats.succeeded += 1
         self.stats.cost_usd += cost if isinstance(cost, int | float) else 0.0
         self._free_slot(active)
+        kept = _kept(job)
+        if kept is not None:
+            await anyio.to_thread.run_sync(recovery.discard, kept)
         await self._finished(done, stage)
 
     async def _failed(self, active: _Active, exc: ImagegenError) -> None:
@@ -360,7 +379,14 @@ class Worker:
             error["generation_id"] = generation_id
         billed = getattr(exc, "cost_usd", None)  # e.g. a refusal that was still billed
         retry_at = None
-        if exc.retryable:
+        # Paid for, only saving failed: keep the bytes' folder with the job and retry the storage.
+        kept = getattr(exc, "recovery", None) or (str(_kept(job)) if _kept(job) else None)
+        storage_only = exc.code in STORAGE_CODES and (kept is not None or active.phase == "placing")
+        if kept is not None:
+            error["recovery"] = kept
+        if storage_only:
+            retry_at = self.queue.clock() + self.backoff(job.counted_attempts, None)
+        elif exc.retryable:
             if job.counted_attempts < job.max_attempts:
                 retry_at = self.queue.clock() + self.backoff(job.counted_attempts, getattr(exc, "retry_after", None))
             else:
@@ -376,9 +402,15 @@ class Worker:
             ),
             self.settings.secrets(),
         )
+        if storage_only:
+            error["fix"] = "nothing to do once space returns: the job saves the images it already paid for"
         updated = await anyio.to_thread.run_sync(
             lambda: self.queue.fail(
-                job, error, retry_at=retry_at, cost_usd=billed if isinstance(billed, float) else None
+                job,
+                error,
+                retry_at=retry_at,
+                cost_usd=billed if isinstance(billed, float) else None,
+                storage_only=storage_only,
             )
         )
         self._free_slot(active)
@@ -445,3 +477,11 @@ class Worker:
         jobfiles.sweep(self.output_dir, self.queue.finished_map, min_age_s=max(3600.0, self.queue.orphan_timeout_s))
         self.queue.sweep_temp_files()
         jobfiles.sweep_manifest_temps(self.output_dir, self.queue.output_dirs(), min_age_s=MANIFEST_TMP_AGE_S)
+
+
+def _kept(job: Job) -> Path | None:
+    """The recovery folder holding images an earlier attempt of ``job`` paid for but could not save."""
+    folder = (job.last_error or {}).get("recovery")
+    if isinstance(folder, str) and Path(folder).is_dir():
+        return Path(folder)
+    return None

@@ -111,7 +111,21 @@ async def _report(services: Services, name: str, model: str | None, *, force: bo
 
 
 def writable(name: str, directory: Path, variable: str) -> PreflightCheck:
-    """Create the directory if needed and prove a file can be written and removed in it."""
+    """Create the directory if needed and prove a file can be written and removed in it.
+
+    A directory that is (or lies under) a file gets a fix that works: ``mkdir -p`` cannot help there.
+    """
+    from imagegen_mcp.storage.local import blocking_file
+
+    blocker = blocking_file(directory)
+    if blocker is not None:
+        what = "is a file" if blocker == directory else f"is under {blocker}, which is a file"
+        return PreflightCheck(
+            name=name,
+            ok=False,
+            detail=f"{directory} {what}, not a directory",
+            fix=f"export {variable}=/an/absolute/writable/dir (and restart), or move the file '{blocker}' away",
+        )
     probe = directory / f".preflight-{secrets.token_hex(4)}"
     try:
         directory.mkdir(parents=True, exist_ok=True)

@@ -52,6 +52,8 @@ from imagegen_mcp.queue import ops as queue_ops
 from imagegen_mcp.queue.models import MAX_COUNT, MAX_REQUEST_ID, EnqueueResult, QueueStatusResult
 from imagegen_mcp.queue.sqlite import DB_NAME, Job, JobQueue
 from imagegen_mcp.queue.worker import Notifier, QueueTrouble, Worker, queue_settings
+from imagegen_mcp.storage import local as store
+from imagegen_mcp.storage.reading import read_regular
 from imagegen_mcp.surface import params
 
 log = logging.getLogger("imagegen_mcp.queue")
@@ -384,9 +386,9 @@ def render_status(result: QueueStatusResult, with_preview: bool) -> list[Content
         datas = []
         for p in paths[:MAX_COUNT]:
             try:
-                datas.append(p.read_bytes())
-            except OSError:
-                continue  # moved or deleted since: the link still says where it was
+                datas.append(read_regular(p, max_bytes=store.MAX_IMAGE_BYTES, what="image"))
+            except ImagegenError:
+                continue  # moved, deleted or replaced since: the link still says where it was
         if not datas:
             continue
         data = (

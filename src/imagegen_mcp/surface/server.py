@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -44,12 +45,15 @@ from imagegen_mcp.models import (
 )
 from imagegen_mcp.pipeline import LintOptions, Services, generate, open_services
 from imagegen_mcp.storage import local as store
+from imagegen_mcp.storage.reading import read_regular
 from imagegen_mcp.surface import params
 from imagegen_mcp.surface.boundary import ImagegenServer
 from imagegen_mcp.surface.preflight import run_preflight
 from imagegen_mcp.surface.queue_tools import register_queue_tools
 
 log = logging.getLogger("imagegen_mcp")
+
+_RESOURCE_FIX = "open the file directly; resources serve images up to 64 MiB"
 
 INSTRUCTIONS = """\
 Make images with generate_image (one call, waits for the provider, returns a small preview you can
@@ -302,13 +306,21 @@ def register(mcp: ImagegenServer, settings: Settings) -> None:
         mime_type="image/png",
     )
     def image_file(image_id: str) -> bytes:
+        # Only a regular image file, read with a bound: a FIFO, a device or a huge sparse file under
+        # the output directory must not block a thread or fill memory (see storage/reading.py).
         uri = f"imagegen://images/{image_id}"
         try:
-            data = Path(store.path_for_id(settings.output_dir, image_id)).read_bytes()
-        except (ImagegenError, FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            path = store.path_for_id(settings.output_dir, image_id)
+        except ImagegenError:
+            path = None
+        if path is None or not os.path.lexists(path):
             raise ResourceNotFoundError(
                 f"no image {uri} in the output directory — use a uri from a recent result (or queue_status)"
-            ) from None
+            )
+        try:
+            data = read_regular(path, max_bytes=store.MAX_IMAGE_BYTES, what="image", fix_size=_RESOURCE_FIX)
+        except ImagegenError as exc:
+            raise ResourceError(str(exc)) from None
         try:
             codec.sniff(data)
         except ImagegenError:

@@ -35,6 +35,7 @@ def serve(settings: Settings, *, transport: str = "stdio", host: str = "127.0.0.
           max_connections: int | None = None) -> int:  # fmt: skip
     from imagegen_mcp.surface.server import build_server
 
+    settings.check_dirs()  # ConfigError: the CLI exits 2 naming the variable
     if transport != "stdio" and not is_loopback(host) and not settings.mcp_token:
         raise ConfigError(
             f"refusing to serve {transport} on {host} without a token: anyone who reaches it could spend your credits",

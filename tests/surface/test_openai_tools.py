@@ -113,7 +113,12 @@ async def test_a_baseline_image_is_uploaded_as_an_image_part_with_its_exact_byte
     baseline.write_bytes(buf.getvalue())
     async with connected(settings) as client:
         result = await client.call_tool(
-            "generate_image", {"prompt": "Make the sky in this sketch orange", "baseline_image": str(baseline)}
+            "generate_image",
+            {
+                "prompt": "Make the sky in this sketch orange",
+                "baseline_image": str(baseline),
+                "confirm_external_upload": True,  # a file this server did not generate
+            },
         )
     assert not result.is_error, text_of(result)
     [sent] = image_posts(openai_emu)

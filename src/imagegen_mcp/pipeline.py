@@ -52,6 +52,7 @@ class Services:
     router: Router
     http: SharedClient
     health: Health
+    registry: GeneratedImages  # which images this server saved (the upload exemption)
 
     def provider(self, name: str | None) -> Provider:
         """One provider by name (preflight, the queue); ``None`` means the default one."""
@@ -76,7 +77,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         health=health,
     )  # fmt: skip
     try:
-        yield Services(settings, providers, router, http, health)
+        yield Services(settings, providers, router, http, health, generated_images(settings.queue_dir))
     finally:
         with anyio.CancelScope(shield=True):
             for provider in providers.built():
@@ -86,14 +87,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
 
 
 def resolve(settings: Settings, request: GenerateRequest, chain: Chain) -> ResolvedRequest:
-    """Apply defaults and check the target before anything is sent or written.
-
-    :func:`~imagegen_mcp.storage.local.check_target` refuses (``OutPathError``/``StorageError``)
-    everything that would only fail after the provider billed: the path, its names, the output
-    directory, free space.
-    """
+    """The request as it would be sent: the chain's first provider and model, and where files go."""
     provider, model = chain.links[0]
-    store.check_target(settings.output_dir, request.out, min_free_bytes=settings.min_free_bytes)
     return ResolvedRequest(
         prompt=request.prompt,
         model=model,
@@ -161,9 +156,10 @@ async def generate(
     """Turn one validated request into saved images and a result record."""
     started = time.monotonic()
     settings = services.settings
-    # The whole target (path, names, directory, free space) is refused before anything else happens.
+    # Everything that would only fail after the provider billed (the path, its names, the output directory,
+    # free space) is refused first, before inputs are read or a provider is asked anything.
     store.check_target(settings.output_dir, request.out, min_free_bytes=settings.min_free_bytes)
-    baseline = await _load_baseline(settings, request)
+    baseline = await _load_baseline(services, request)
     rails = Rails(request.variation_strength, tuple(request.must_keep), request.lock_palette, request.lock_composition)
     prompt_sent, rails_applied = apply_rails(request.prompt, rails, has_baseline=baseline is not None)
     provider_request = ProviderRequest(
@@ -205,9 +201,8 @@ async def generate(
     )
     if progress is not None:
         await progress(time.monotonic() - started, None, "saving images")
-    registry = generated_images(settings.queue_dir)
     try:
-        saved = await anyio.to_thread.run_sync(save_all, settings.output_dir, outcome, resolved, registry)
+        saved = await anyio.to_thread.run_sync(save_all, settings.output_dir, outcome, resolved, services.registry)
     except StorageError as exc:  # billed, not saved: keep the bytes and say where (design decision 5)
         raise await anyio.to_thread.run_sync(keep_unsaved, settings, outcome, resolved, exc, call.cost_usd) from None
     partial = outcome.partial_error
@@ -234,8 +229,9 @@ def _preferences(request: GenerateRequest) -> Preferences | None:
     return Preferences(tuple(prefs.preferred), frozenset(prefs.blocked), {str(k): v for k, v in prefs.weights.items()})
 
 
-async def _load_baseline(settings: Settings, request: GenerateRequest) -> Baseline | None:
+async def _load_baseline(services: Services, request: GenerateRequest) -> Baseline | None:
     """The baseline after its safety rails (blocking file I/O, so in a thread); None without one."""
+    settings = services.settings
     if not request.baseline_image:
         return None
     return await anyio.to_thread.run_sync(
@@ -246,7 +242,7 @@ async def _load_baseline(settings: Settings, request: GenerateRequest) -> Baseli
             roots=list(settings.workspace),
             max_mb=settings.max_baseline_mb,
             confirm_external_upload=request.confirm_external_upload,
-            registry=generated_images(settings.queue_dir),
+            registry=services.registry,
         )
     )
 

@@ -6,6 +6,7 @@ host's generate_image survives one provider being down, says so in attempts[], a
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -31,8 +32,6 @@ def both(tmp_path: Path, openrouter: Emulator, openai: OpenAIEmulator, **changes
         "OPENAI_BASE_URL": openai.base_url,
     }
     settings = Settings.from_env({"HOME": str(tmp_path), "IMAGEGEN_OUTPUT_DIR": str(tmp_path / "out"), **env})
-    import dataclasses
-
     return dataclasses.replace(settings, retry_backoff_s=0.01, retry_budget_s=2.0, request_timeout_s=10, **changes)
 
 

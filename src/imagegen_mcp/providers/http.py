@@ -20,12 +20,15 @@ import json
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import httpx2
 
 from imagegen_mcp import errors as e
+
+if TYPE_CHECKING:
+    from imagegen_mcp.providers.base import Call, ProviderResult
 
 T = TypeVar("T")
 
@@ -140,3 +143,24 @@ async def retrying(attempt: Callable[[], Awaitable[T]], *, max_attempts: int, bu
 
 def str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+async def recorded_retries(
+    call: Call,
+    provider: str,
+    model: str,
+    attempt: Callable[[], Awaitable[ProviderResult]],
+    *,
+    max_attempts: int,
+    budget_s: float,
+    backoff_s: float,
+) -> ProviderResult:
+    """:func:`retrying`, each try one entry of the call's ledger (with its cost when the answer said)."""
+
+    async def one() -> ProviderResult:
+        with call.attempt(provider, model) as record:
+            result = await attempt()
+            record.succeeded(result.cost_usd, result.generation_id)
+            return result
+
+    return await retrying(one, max_attempts=max_attempts, budget_s=budget_s, backoff_s=backoff_s)

@@ -56,7 +56,7 @@ from imagegen_mcp.providers.base import (
     ProviderResult,
     origin_of,
 )
-from imagegen_mcp.providers.http import Endpoint, Reply, SharedClient, json_of, retrying, send
+from imagegen_mcp.providers.http import Endpoint, Reply, SharedClient, json_of, recorded_retries, send
 from imagegen_mcp.providers.openai_catalogue import Catalogue, ModelSpec
 
 if TYPE_CHECKING:
@@ -174,14 +174,10 @@ class OpenAIProvider:
                 reply = await self._send("POST", f"{base}{path}", data=form, files=files)
             return self._result(reply, spec, path, quality=quality, size=size)
 
-        async def one() -> ProviderResult:
-            with call.attempt(self.name, spec.id) as record:
-                result = await attempt()
-                record.succeeded(result.cost_usd, result.generation_id)
-                return result
-
-        return await retrying(one, max_attempts=self.max_attempts, budget_s=self.retry_budget_s,
-                              backoff_s=self.backoff_s)  # fmt: skip
+        return await recorded_retries(
+            call, self.name, spec.id, attempt,
+            max_attempts=self.max_attempts, budget_s=self.retry_budget_s, backoff_s=self.backoff_s,
+        )  # fmt: skip
 
     def _result(self, reply: Reply, spec: ModelSpec, path: str, *, quality: Any, size: str | None) -> ProviderResult:
         request_id = reply.headers.get("x-request-id")

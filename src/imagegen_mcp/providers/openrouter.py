@@ -38,7 +38,7 @@ from imagegen_mcp.providers.base import (
     ProviderResult,
     origin_of,
 )
-from imagegen_mcp.providers.http import Endpoint, Reply, SharedClient, json_of, retrying, send, str_or_none
+from imagegen_mcp.providers.http import Endpoint, Reply, SharedClient, json_of, recorded_retries, send, str_or_none
 
 if TYPE_CHECKING:
     from imagegen_mcp.config import Settings
@@ -78,14 +78,6 @@ LOST_ANSWER_CODES = frozenset({"connection_failed", "timeout", "invalid_response
 
 
 class OpenRouterProvider:
-    capabilities = Capabilities(
-        name="openrouter",
-        operations={"generate": GENERATE_ARGUMENTS},
-        max_images=4,
-        key_variables=("OPENROUTER_API_KEY",),
-        notes="OpenRouter Image API and chat completions with image output (surfaces: images, chat)",
-    )
-
     def __init__(
         self,
         http: SharedClient | None = None,
@@ -112,7 +104,7 @@ class OpenRouterProvider:
             default_models={"generate": default_model},
             max_images=4,
             key_variables=("OPENROUTER_API_KEY",),
-            notes=OpenRouterProvider.capabilities.notes,
+            notes="OpenRouter Image API and chat completions with image output (surfaces: images, chat)",
         )
         self.max_attempts = max_attempts
         self.retry_budget_s = retry_budget_s
@@ -162,17 +154,10 @@ class OpenRouterProvider:
         return result
 
     async def _attempts(self, call: Call, model: str, attempt: Any) -> ProviderResult:
-        """Inline retries, each attempt in the call's ledger (with its cost when the body said)."""
-
-        async def one() -> ProviderResult:
-            with call.attempt("openrouter", model) as record:
-                result: ProviderResult = await attempt()
-                record.succeeded(result.cost_usd, result.generation_id)
-                return result
-
-        return await retrying(
-            one, max_attempts=self.max_attempts, budget_s=self.retry_budget_s, backoff_s=self.backoff_s
-        )
+        return await recorded_retries(
+            call, "openrouter", model, attempt,
+            max_attempts=self.max_attempts, budget_s=self.retry_budget_s, backoff_s=self.backoff_s,
+        )  # fmt: skip
 
     async def _chat_n(self, request: ProviderRequest, call: Call) -> ProviderResult:
         """Chat makes one image per call, so ``n`` images are ``n`` concurrent calls.

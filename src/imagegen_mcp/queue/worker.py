@@ -47,7 +47,6 @@ from imagegen_mcp.queue import files as jobfiles
 from imagegen_mcp.queue.rows import CORRUPT_CODE, corrupt_error
 from imagegen_mcp.queue.sqlite import Job, JobQueue, make_owner
 from imagegen_mcp.storage import recovery
-from imagegen_mcp.storage.registry import generated_images
 
 log = logging.getLogger("imagegen_mcp.worker")
 
@@ -323,8 +322,8 @@ class Worker:
             result = await anyio.to_thread.run_sync(jobfiles.recover, self.output_dir, stage, provider)
             kept = _kept(job)
             if result is None and kept is not None:  # paid earlier, not saved: stage those bytes
-                registry = generated_images(self.settings.queue_dir)
-                result = await anyio.to_thread.run_sync(jobfiles.restore, self.output_dir, stage, kept, registry)
+                restore = jobfiles.restore
+                result = await anyio.to_thread.run_sync(restore, self.output_dir, stage, kept, self.services.registry)
                 log.info("%s: saving the images kept in %s (no new provider call)", job.job_id, kept)
             if result is None:
                 await anyio.to_thread.run_sync(jobfiles.clean_partial, stage)

@@ -86,6 +86,20 @@ async def download(
     )
 
 
+async def input_bytes(http: SharedClient, ref: str, *, provider: str) -> ProviderImage:
+    """An input image of a request (``ProviderRequest.input_images``, ``mask``, ``style_image``) as bytes.
+
+    For providers whose API takes files (multipart uploads) rather than URLs: a data URL is decoded
+    here; an ``https`` URL the user gave is fetched under the same rails as result URLs (https only).
+    """
+    from imagegen_mcp.imaging.codec import decode_base64_image
+
+    if ref.startswith("data:"):
+        data = decode_base64_image(ref)
+        return ProviderImage(data, sniff(data))
+    return await download(http, ref, provider=provider, provider_origin=None)
+
+
 def _too_large(provider: str, size: int, cap: int) -> e.ImageError:
     return e.ImageError(
         f"{provider}'s result image is {size / 1048576:.1f} MiB, over the {cap / 1048576:.0f} MiB download cap",

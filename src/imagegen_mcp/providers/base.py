@@ -17,6 +17,24 @@ The contract every provider keeps:
   :func:`imagegen_mcp.providers.polling.poll`, which calls their own cancel endpoint.
 - An argument it cannot honour is absent from ``Capabilities.operations[op]``: the router then
   skips it (or, when it is pinned, refuses before any request). Nothing is silently dropped.
+
+What a :class:`ProviderRequest` carries per operation (the pipeline has checked and prepared it all;
+images are data URLs, or ``https`` URLs the user gave — :func:`imaging.download.input_bytes` turns
+either into bytes for APIs that take files):
+
+- ``generate`` — ``prompt``; ``input_images`` are references in order (``options["consistency"]``:
+  ``strict|balanced|loose`` when set), or the v1 ``baseline_image`` alone.
+- ``edit`` — ``input_images[0]`` the image, any further ones references; ``prompt`` the instruction;
+  ``options["strength"]`` 0–1 (how far from the image; None = the provider's default).
+- ``inpaint`` / ``erase`` — ``input_images[0]`` and ``mask`` (:mod:`imaging.masks` form: ``L`` PNG the
+  image's size, white = change); ``prompt`` says what goes in the area (``erase`` may have none).
+- ``outpaint`` — ``input_images[0]``; ``options["expand"]`` a full ``{left, right, up, down}`` in
+  pixels (a target ``aspect_ratio`` is already turned into it); inpaint-only APIs build their canvas
+  with :func:`imaging.masks.outpaint_canvas`.
+- ``style_transfer`` — ``input_images[0]`` the content, ``options["style_image"]`` the style.
+- ``variation`` / ``remove_background`` — ``input_images[0]``; ``prompt`` optional (may be ``""``).
+- ``upscale`` — ``input_images[0]``; ``options["scale"]`` 2 or 4; ``options["mode"]``
+  ``fast|conservative|creative`` (creative has a ``prompt``).
 """
 
 from __future__ import annotations
@@ -45,6 +63,7 @@ ARGUMENTS = frozenset(
     {
         "n", "image_size", "aspect_ratio", "negative_prompt", "seed", "background", "output_format",
         "input_images", "mask", "surface", "strength", "expand", "scale", "mode", "style_image", "quality",
+        "consistency",
     }
 )  # fmt: skip
 

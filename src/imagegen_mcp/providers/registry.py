@@ -47,7 +47,7 @@ BASE_VARIABLES = tuple(entry.base_variable for entry in ENTRIES if entry.base_va
 def is_configured(entry: Entry, env: Mapping[str, str]) -> bool:
     if entry.always:
         return True
-    has_key = any(env.get(v, "").strip() for v in entry.key_variables)
+    has_key = any(env.get(v, "").strip() for v in entry.key_variables) or not entry.key_variables
     has_base = bool(entry.base_variable and env.get(entry.base_variable, "").strip())
     return has_key and (has_base or not entry.needs_base_url)
 

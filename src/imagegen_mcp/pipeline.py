@@ -27,7 +27,7 @@ from imagegen_mcp.providers.base import Call, ProgressFn, Provider, ProviderRequ
 from imagegen_mcp.providers.http import SharedClient
 from imagegen_mcp.providers.registry import Providers
 from imagegen_mcp.queue.health import Health
-from imagegen_mcp.routing import Chain, Preferences, Router
+from imagegen_mcp.routing import OPT_IN_ONLY, Chain, Preferences, Router
 from imagegen_mcp.storage import local as store
 from imagegen_mcp.storage import recovery
 from imagegen_mcp.storage.registry import GeneratedImages, generated_images
@@ -58,7 +58,7 @@ class Services:
         """One provider by name (preflight, the queue); ``None`` means the default one."""
         chosen = name or self.settings.provider
         if chosen == "auto":
-            chosen = next((n for n in self.router.order if n != "placeholder" and self.providers.configured(n)),
+            chosen = next((n for n in self.router.order if n not in OPT_IN_ONLY and self.providers.configured(n)),
                           "openrouter")  # fmt: skip
         if chosen not in self.providers:
             raise RequestError(f"provider {chosen!r} is not available", f"use one of: {', '.join(self.providers)}")

@@ -155,7 +155,7 @@ async def test_a_white_means_change_mask_is_sent_as_an_alpha_mask_the_size_of_th
 
 
 def test_mask_conversion_makes_white_transparent_and_keeps_a_transparent_mask() -> None:
-    from imagegen_mcp.providers.openai_wire import openai_mask
+    from imagegen_mcp.providers.openai_operations import openai_mask
 
     white_left = Image.new("L", (4, 2), 0)
     white_left.paste(255, (0, 0, 2, 2))
@@ -193,8 +193,9 @@ async def test_what_a_model_cannot_honour_is_refused_before_any_request(
 async def test_background_output_format_and_gpt_options_pass_through(
     provider: OpenAIProvider, openai_emu: OpenAIEmulator
 ) -> None:
-    request = ProviderRequest(prompt="a logo", model="gpt-image-2", background="transparent", output_format="webp",
-                              options={"output_compression": 80, "moderation": "low"})  # fmt: skip
+    options = {"output_compression": 80, "moderation": "low"}
+    request = ProviderRequest(prompt="a logo", model="gpt-image-2.5-flare", background="transparent",
+                              output_format="webp", options=options)  # fmt: skip
     result = await provider.run(request, Call())
     [sent] = image_posts(openai_emu)
     assert sent.json["background"] == "transparent" and sent.json["output_format"] == "webp"
@@ -202,23 +203,28 @@ async def test_background_output_format_and_gpt_options_pass_through(
     assert result.images[0].mime_type == "image/webp"
 
 
-async def test_capabilities_leave_out_what_no_model_honours_and_variation_while_no_live_model_has_it(
+async def test_capabilities_declare_the_edit_operations_and_leave_out_what_no_model_honours(
     provider: OpenAIProvider,
 ) -> None:
     caps = provider.capabilities
-    assert set(caps.operations) == {"generate", "edit", "inpaint"}
-    assert {"seed", "negative_prompt", "surface", "mask"}.isdisjoint(caps.operations["generate"])
-    assert "mask" in caps.operations["inpaint"]
+    assert set(caps.operations) == {
+        "generate", "edit", "inpaint", "outpaint", "erase", "style_transfer", "variation", "remove_background"
+    }  # fmt: skip
+    assert {"seed", "negative_prompt", "surface", "mask", "strength"}.isdisjoint(caps.operations["generate"])
+    assert "mask" in caps.operations["inpaint"] and "mask" not in caps.operations["edit"]
+    assert "upscale" not in caps.operations
+    # gpt-image-2 cannot make transparency: background removal defaults to a model that can.
+    assert caps.default_models["variation"] == "gpt-image-2"
+    assert caps.default_models["remove_background"] == "gpt-image-2.5-sunburst"
 
 
-async def test_variation_is_declared_and_sent_when_the_data_file_has_a_live_model_for_it(
+async def test_dall_e_2_variations_go_to_the_variations_endpoint_when_it_is_live(
     http: SharedClient, openai_emu: OpenAIEmulator
 ) -> None:
     data = json.loads(_shipped_text())
     data["models"]["dall-e-2"]["shutdown_date"] = None
     catalogue = openai_catalogue.parse(json.dumps(data))
     provider = OpenAIProvider(http, api_key=openai_emu.api_key, base_url=openai_emu.base_url, catalogue=catalogue)
-    assert provider.capabilities.default_models["variation"] == "dall-e-2"
     source = png(64, 64)
     request = ProviderRequest(prompt="", model="dall-e-2", operation="variation", input_images=(data_url(source),))
     result = await provider.run(request, Call())

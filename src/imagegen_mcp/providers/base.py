@@ -156,6 +156,9 @@ class ProviderResult:
     urls: list[str] = field(default_factory=list)
     # Some of n images failed after others were billed: the images here are kept, this says why the rest are missing.
     partial_error: ImagegenError | None = None
+    # The provider's response metadata for receipts (ids, status, finish reasons, usage, seeds, notes);
+    # never image data, never a key.
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -36,7 +36,7 @@ ledger. A moderation refusal (400 ``moderation_blocked``) is never retried.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -46,6 +46,7 @@ from imagegen_mcp import errors as e
 from imagegen_mcp.imaging.codec import decode_base64_image
 from imagegen_mcp.models import PreflightCheck
 from imagegen_mcp.providers import openai_catalogue as catalogue_
+from imagegen_mcp.providers import openai_operations as operations
 from imagegen_mcp.providers import openai_wire as wire
 from imagegen_mcp.providers.base import (
     Call,
@@ -147,14 +148,15 @@ class OpenAIProvider:
     async def run(self, request: ProviderRequest, call: Call) -> ProviderResult:
         self._require_key()
         spec = await self.spec_for(request.model)
-        path = _path_for(request)
-        refuse_unhonoured(spec, request, path)
+        path = operations.path_for(request, spec)
+        refuse_unhonoured(spec, request, path, self.catalogue.live_models(self.today))
         base = await self.api_base()
         quality = request.options.get("quality") or (spec.quality.get(request.image_size or "") or None)
-        size = spec.size_for(request.aspect_ratio)
+        plan = await self._plan(request, spec)
+        size = plan.fields.pop("size", None) or spec.size_for(request.aspect_ratio)
         fields = {
             "model": spec.id,
-            "prompt": request.prompt if path != "/images/variations" else None,
+            "prompt": plan.prompt,
             "n": request.n if request.n > 1 else None,
             "size": size,
             "quality": quality,
@@ -162,9 +164,10 @@ class OpenAIProvider:
             "output_format": request.output_format,
             "output_compression": request.options.get("output_compression"),
             "moderation": request.options.get("moderation"),
+            **plan.fields,
         }
         body = {k: v for k, v in fields.items() if v is not None}
-        files = await self._uploads(request, spec, path) if path != "/images/generations" else None
+        files = self._parts(plan, spec) if path != "/images/generations" else None
 
         async def attempt() -> ProviderResult:
             if files is None:
@@ -172,7 +175,11 @@ class OpenAIProvider:
             else:
                 form = {k: str(v) for k, v in body.items()}
                 reply = await self._send("POST", f"{base}{path}", data=form, files=files)
-            return self._result(reply, spec, path, quality=quality, size=size)
+            result = self._result(reply, spec, path, quality=quality, size=size)
+            result.metadata.update(operation=request.operation, sent={k: v for k, v in body.items() if k != "prompt"})
+            if plan.notes:
+                result.metadata["mapping"] = plan.notes
+            return result
 
         return await recorded_retries(
             call, self.name, spec.id, attempt,
@@ -201,24 +208,32 @@ class OpenAIProvider:
                 f"{self.who.label} answered {path} with no image", "retry, or rephrase the prompt",
                 cost_usd=cost, generation_id=request_id,
             )  # fmt: skip
-        return ProviderResult(images, spec.id, self.name, request_id, cost, urls=urls)
+        return ProviderResult(images, spec.id, self.name, request_id, cost, urls=urls,
+                              metadata=_metadata(data, request_id, path))  # fmt: skip
 
     def _error(self, status: int, body: Any, headers: Mapping[str, str], model: str) -> e.ProviderError:
         return wire.map_error(status, body, headers, who=self.who, model=model, key=self._key)
 
-    async def _uploads(self, request: ProviderRequest, spec: ModelSpec, path: str) -> list[tuple[str, Any]]:
-        """The multipart file parts: each input image's bytes (https inputs fetched first), then the mask."""
+    async def _plan(self, request: ProviderRequest, spec: ModelSpec) -> operations.Plan:
+        """Every input read (https ones fetched first), then the operation mapped (Pillow, in a thread)."""
+        if operations.path_for(request, spec) == "/images/generations":
+            return operations.Plan("/images/generations", request.prompt)
         images = [await self._input_bytes(ref) for ref in request.input_images]
-        one = path == "/images/variations" or spec.max_input_images == 1
+        mask = await self._input_bytes(request.mask) if request.mask else None
+        style_ref = request.options.get("style_image")
+        style = await self._input_bytes(style_ref) if isinstance(style_ref, str) else None
+        return await anyio.to_thread.run_sync(operations.plan, request, spec, images, mask, style)
+
+    @staticmethod
+    def _parts(plan: operations.Plan, spec: ModelSpec) -> list[tuple[str, Any]]:
+        """The multipart file parts: each image in order (``image[]``; ``image`` where one is taken), the mask."""
+        one = plan.path == "/images/variations" or spec.max_input_images == 1
         parts: list[tuple[str, Any]] = []
-        for i, data in enumerate(images):
+        for i, data in enumerate(plan.images):
             filename, mime = wire.upload_name(i, data)
             parts.append(("image" if one else "image[]", (filename, data, mime)))
-        if request.mask is not None:
-            mask = await anyio.to_thread.run_sync(
-                wire.openai_mask, await self._input_bytes(request.mask), wire.image_size_of(images[0])
-            )
-            parts.append(("mask", ("mask.png", mask, "image/png")))
+        if plan.mask is not None:
+            parts.append(("mask", ("mask.png", plan.mask, "image/png")))
         return parts
 
     async def _input_bytes(self, ref: str) -> bytes:
@@ -355,25 +370,21 @@ class OpenAIProvider:
         return PreflightCheck(name="api_reachable", ok=True, detail=f"{self._base}/models lists {count} models")
 
 
-def _path_for(request: ProviderRequest) -> str:
-    if request.operation == "variation":
-        return "/images/variations"
-    if request.operation == "generate" and not request.input_images:
-        return "/images/generations"
-    return "/images/edits"
+def refuse_unhonoured(spec: ModelSpec, request: ProviderRequest, path: str, live: Sequence[ModelSpec] = ()) -> None:
+    """Everything the model cannot take is refused here, before any request (never silently dropped).
 
-
-def refuse_unhonoured(spec: ModelSpec, request: ProviderRequest, path: str) -> None:
-    """Everything the model cannot take is refused here, before any request (never silently dropped)."""
+    ``live`` are the models a fix may name instead (one that does the operation, or makes transparency).
+    """
     op = request.operation
     needed: Operation = "edit" if op == "generate" and path == "/images/edits" else op
     if needed not in spec.operations:
         able = "generate" if not spec.operations else ", ".join(sorted(spec.operations))
+        other = next((m.id for m in live if needed in m.operations), None)
         raise e.BadRequestError(
             f"{spec.id} cannot do {needed} (it does: {able}); nothing was sent",
-            "pick a model that can (run preflight to list them), or drop the input images" if needed == "edit"
-            else "pick a model that can (run preflight to list them)",
-        )  # fmt: skip
+            (f"use model='{other}'" if other else "pick a model that can (run preflight to list them)")
+            + (", or drop the input images" if needed == "edit" else ""),
+        )
     missing = request.arguments() - catalogue_.operation_arguments(spec, op)
     if missing:
         listed = ", ".join(sorted(missing))
@@ -381,25 +392,46 @@ def refuse_unhonoured(spec: ModelSpec, request: ProviderRequest, path: str) -> N
             f"{spec.id} cannot honour {listed} for {op}; nothing was sent",
             f"drop {listed}, or pick a model that honours it",
         )
+    transparent = request.background == "transparent" or op == "remove_background"
+    clear = next((m.id for m in live if m.transparency), None)
+    images = len(request.input_images) + (1 if request.options.get("style_image") else 0)
     checks = [
         (request.n > spec.max_n, f"n={request.n} is more than {spec.id} makes in one call ({spec.max_n})",
          f"pass n={spec.max_n} or fewer"),
         (spec.prompt_limit is not None and len(request.prompt) > spec.prompt_limit,
          f"the prompt is {len(request.prompt)} characters; {spec.id} takes at most {spec.prompt_limit}",
          "shorten prompt"),
-        (len(request.input_images) > spec.max_input_images,
-         f"{len(request.input_images)} input images; {spec.id} takes at most {spec.max_input_images}",
-         "send fewer input images"),
-        (request.background == "transparent" and request.output_format == "jpeg",
+        (images > spec.max_input_images,
+         f"{images} input images; {spec.id} takes at most {spec.max_input_images}", "send fewer input images"),
+        (transparent and request.output_format == "jpeg",
          "background='transparent' needs an image format with an alpha channel, and jpeg has none",
          "use output_format='png' or 'webp' with a transparent background"),
-        (op in ("edit", "inpaint", "variation") and not request.input_images,
-         f"{op} needs an input image", "pass the image to edit"),
-        (op == "inpaint" and request.mask is None, "inpaint needs a mask", "pass mask (or mask_box)"),
+        (transparent and not spec.transparency, f"{spec.id} cannot make a transparent background",
+         f"use model='{clear}'" if clear else "pick a model that makes transparent backgrounds"),
+        (op != "generate" and not request.input_images, f"{op} needs an input image", "pass the image to work on"),
+        (op in ("inpaint", "erase") and request.mask is None, f"{op} needs a mask", "pass mask (or mask_box)"),
+        (op == "style_transfer" and not request.options.get("style_image"), "style_transfer needs a style image",
+         "pass style_image"),
     ]  # fmt: skip
     for failed, message, fix in checks:
         if failed:
             raise e.BadRequestError(f"{message}; nothing was sent", fix)
+
+
+def _metadata(answer: Mapping[str, Any], request_id: str | None, path: str) -> dict[str, Any]:
+    """What a receipt keeps of an answer (its images already taken out): ids, echoed settings, usage.
+
+    Never image data, and never result URLs (signed URLs carry credentials in their query).
+    """
+    meta: dict[str, Any] = {"request_id": request_id, "endpoint": path}
+    meta.update({k: answer[k] for k in ("created", "background", "output_format", "quality", "size") if k in answer})
+    if isinstance(answer.get("usage"), dict):
+        meta["usage"] = answer["usage"]
+    items = answer.get("data")
+    revised = [i.get("revised_prompt") for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+    if any(revised):
+        meta["revised_prompts"] = revised
+    return meta
 
 
 def _configured_model(settings: Settings, name: str) -> str | None:

@@ -46,6 +46,9 @@ class ModelSpec:
     prompt_limit: int | None = None
     prices: Mapping[str, Any] | None = None
     shutdown_date: datetime.date | None = None
+    transparency: bool = False  # background 'transparent' works (remove_background needs it)
+    input_fidelity: bool = False  # takes input_fidelity (consistency 'strict' → high)
+    variations_endpoint: bool = False  # /images/variations (dall-e-2); others vary through /images/edits
 
     @classmethod
     def from_json(cls, model_id: str, data: Mapping[str, Any]) -> ModelSpec:
@@ -63,6 +66,9 @@ class ModelSpec:
             prompt_limit=data.get("prompt_limit"),
             prices=data.get("prices"),
             shutdown_date=datetime.date.fromisoformat(shutdown) if shutdown else None,
+            transparency=bool(data.get("transparency", False)),
+            input_fidelity=bool(data.get("input_fidelity", False)),
+            variations_endpoint=bool(data.get("variations_endpoint", False)),
         )
 
     def live(self, today: datetime.date) -> bool:
@@ -108,6 +114,24 @@ class ModelSpec:
         long_edge = float(rules.get("long_edge", 1536))
         width, height = (long_edge, long_edge / ratio) if ratio > 1 else (long_edge * ratio, long_edge)
         return f"{_snap(width, multiple)}x{_snap(height, multiple)}"
+
+    def size_near(self, width: int, height: int) -> str:
+        """The ``size`` closest to a ``width`` x ``height`` canvas (an outpaint): gpt-image-2 takes it rounded to
+        its multiple (shrunk to fit its limits); fixed-size models get the size of the nearest ratio."""
+        rules = self.free_size
+        if not rules:
+            return self.size_for(f"{width}:{height}") or self.sizes[0]
+        max_ratio = float(rules.get("max_ratio", 3.0))
+        if not 1 / max_ratio <= width / height <= max_ratio:
+            self._free(f"{width}:{height}", width / height)  # refuses, naming the range
+        shrink = min(
+            1.0,
+            float(rules.get("max_edge", 3840)) / max(width, height),
+            math.sqrt(float(rules.get("max_pixels", 8294400)) / (width * height)),
+        )
+        multiple = int(rules.get("multiple", 16))
+        w, h = (int(v * shrink) // multiple * multiple for v in (width, height))
+        return f"{max(multiple, w)}x{max(multiple, h)}"
 
     # ------------------------------------------------------------------ money
 
@@ -165,14 +189,32 @@ class Catalogue:
         return {op: frozenset(found[op]) for op in OPERATIONS if op in found}
 
 
+# Arguments that belong to one operation: honoured there (when the model does the operation), nowhere else.
+OPERATION_ONLY: Mapping[str, frozenset[str]] = {
+    "mask": frozenset({"inpaint", "erase"}),
+    "expand": frozenset({"outpaint"}),
+    "style_image": frozenset({"style_transfer"}),
+    "consistency": frozenset({"generate", "edit"}),
+}
+
+
 def operation_arguments(spec: ModelSpec, operation: Operation) -> frozenset[str]:
-    """What ``spec`` honours for ``operation``: a baseline turns generate into an edit; only inpaint takes a mask."""
-    args = set(spec.parameters)
-    if operation != "inpaint":
-        args.discard("mask")
+    """What ``spec`` honours for ``operation`` (see :mod:`~imagegen_mcp.providers.openai_operations`).
+
+    A baseline or references turn generate into an edit, so generate takes input images only from a
+    model that edits; each operation's own argument (mask, expand, style_image) only there; the
+    canvas fixes an outpaint's size, so it takes no aspect_ratio; /images/variations takes little.
+    """
+    if operation not in spec.operations:
+        return frozenset()
+    args = {a for a in spec.parameters if operation in OPERATION_ONLY.get(a, (operation,))}
+    if operation == "outpaint":
+        args = (args - {"aspect_ratio"}) | {"expand"}
+    elif operation == "style_transfer":
+        args.add("style_image")
     if operation == "generate" and "edit" not in spec.operations:
-        args.discard("input_images")
-    if operation == "variation":
+        args -= {"input_images", "consistency"}
+    if operation == "variation" and spec.variations_endpoint:
         args &= {"n", "aspect_ratio", "input_images"}
     return frozenset(args)
 

@@ -12,13 +12,12 @@ image bytes, result URLs or an :mod:`imagegen_mcp.errors` exception (``reference
   handled like the same error sent with its own status. Messages never contain the key.
 - Waits: ``retry-after-ms``, then ``retry-after`` (seconds or an HTTP date), then
   ``x-ratelimit-reset-requests`` (``12ms``, ``1s``, ``6m0s``).
-- Masks: ours are white = change (or transparent = change); OpenAI's are alpha 0 = edit.
+- Masks (ours white = change, OpenAI's alpha 0 = edit) are converted in :mod:`.openai_operations`.
 """
 
 from __future__ import annotations
 
 import email.utils
-import io
 import re
 import time
 from collections.abc import Mapping
@@ -274,39 +273,7 @@ def _status(value: Any) -> int | None:
     return value if isinstance(value, int) and 400 <= value <= 599 else None
 
 
-# --------------------------------------------------------------------------- masks
-
-
-def openai_mask(mask: bytes, size: tuple[int, int]) -> bytes:
-    """Our mask (white = change, or transparent = change) as OpenAI's: a PNG whose alpha 0 marks the edit.
-
-    Resized (nearest) to the first input image's ``size``, which the API requires.
-    """
-    from PIL import Image
-
-    with Image.open(io.BytesIO(mask)) as im:
-        has_alpha = im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info)
-        if has_alpha:
-            alpha = im.convert("RGBA").getchannel("A")
-            if alpha.getextrema()[0] == 255:  # an opaque RGBA mask: read it as white = change
-                has_alpha = False
-        if not has_alpha:
-            grey = im.convert("L")
-            alpha = grey.point(lambda v: 0 if v >= 128 else 255)
-    if alpha.size != size:
-        alpha = alpha.resize(size, Image.Resampling.NEAREST)
-    out = Image.new("RGBA", size, (0, 0, 0, 255))
-    out.putalpha(alpha)
-    buf = io.BytesIO()
-    out.save(buf, "PNG")
-    return buf.getvalue()
-
-
-def image_size_of(data: bytes) -> tuple[int, int]:
-    from PIL import Image
-
-    with Image.open(io.BytesIO(data)) as im:
-        return im.size
+# --------------------------------------------------------------------------- uploads
 
 
 def upload_name(index: int, data: bytes) -> tuple[str, str]:

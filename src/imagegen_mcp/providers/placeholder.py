@@ -1,8 +1,20 @@
-"""The offline provider: an honest "PLACEHOLDER" image at the requested shape, showing the prompt.
+"""The offline provider: an honest "PLACEHOLDER" image of the right size for every operation.
 
-It needs no key and no network, is deterministic for a given request, and says what it is in the
+It needs no key, uploads nothing, is deterministic for a given request, and says what it is in the
 pixels as well as in the result (provider ``placeholder``, cost 0). The demo, users without a key,
-and tests of the layers above the provider use it.
+and tests of the layers above the provider use it. Per operation (the request contract in
+:mod:`~imagegen_mcp.providers.base`):
+
+- ``generate`` — a labelled drawing at ``aspect_ratio`` × ``image_size``;
+- ``edit`` / ``inpaint`` / ``erase`` / ``style_transfer`` / ``variation`` — the input image, tinted and
+  labelled with the operation, at the input's size; inpaint and erase outline the mask's area;
+- ``outpaint`` — the input on a canvas grown by ``options["expand"]``, the new border drawn as placeholder;
+- ``upscale`` — the input resampled ``options["scale"]`` times, labelled (it is not an upscale);
+- ``remove_background`` — an RGBA PNG with a real alpha channel: the input as an oval cut-out on a
+  transparent ground, labelled.
+
+An ``https`` input image is downloaded with the safe downloader (that is the only network use: the
+user gave the URL; nothing is uploaded).
 """
 
 from __future__ import annotations
@@ -14,6 +26,9 @@ from typing import TYPE_CHECKING
 
 import anyio.to_thread
 
+from imagegen_mcp.errors import BadRequestError
+from imagegen_mcp.imaging import placeholder_edits
+from imagegen_mcp.imaging.download import input_bytes
 from imagegen_mcp.models import AspectRatio, ImageSize, PreflightCheck
 from imagegen_mcp.providers.base import (
     ARGUMENTS,
@@ -81,7 +96,7 @@ def draw(prompt: str, width: int, height: int, index: int = 0) -> bytes:
 
 
 class PlaceholderProvider:
-    """Draws locally; never touches the network.
+    """Draws locally; uploads nothing.
 
     It takes every operation and every argument: it is a labelled stand-in that draws the requested
     shape, so a workflow can be tried end to end offline. It never joins an ``auto`` chain unasked.
@@ -93,21 +108,33 @@ class PlaceholderProvider:
         default_models=dict.fromkeys(OPERATIONS, "placeholder"),
         max_images=4,
         offline=True,
-        notes="draws a labelled placeholder locally; no key, no network, no cost",
+        notes="draws a labelled placeholder locally for every operation; no key, no upload, no cost",
     )
     configured = True
     origin = None
 
+    def __init__(self, http: SharedClient | None = None) -> None:
+        self._http = http
+
     @classmethod
     def from_settings(cls, settings: Settings, http: SharedClient) -> PlaceholderProvider:
-        return cls()
+        return cls(http)
 
     async def run(self, request: ProviderRequest, call: Call) -> ProviderResult:
-        width, height = dimensions(request.aspect_ratio, request.image_size)
         images = []
-        for i in range(request.n):
-            png = await anyio.to_thread.run_sync(draw, request.prompt, width, height, i)
-            images.append(ProviderImage(png, "image/png"))
+        if request.operation == "generate":
+            width, height = dimensions(request.aspect_ratio, request.image_size)
+            for i in range(request.n):
+                png = await anyio.to_thread.run_sync(draw, request.prompt, width, height, i)
+                images.append(ProviderImage(png, "image/png"))
+        else:
+            source = await self._input(request, request.input_images[0] if request.input_images else None)
+            mask = await self._input(request, request.mask) if request.mask else None
+            for i in range(request.n):
+                png = await anyio.to_thread.run_sync(
+                    placeholder_edits.render, request.operation, source, mask, request.prompt, dict(request.options), i
+                )
+                images.append(ProviderImage(png, "image/png"))
         return ProviderResult(
             images=images,
             model="placeholder",
@@ -115,7 +142,21 @@ class PlaceholderProvider:
             generation_id=None,
             cost_usd=0.0,
             surface="local",
+            text=f"placeholder {request.operation}: a labelled stand-in drawn locally, not a real result",
+            metadata={"operation": request.operation, "offline": True},
         )
+
+    async def _input(self, request: ProviderRequest, ref: str | None) -> bytes:
+        if ref is None:
+            raise BadRequestError(
+                f"{request.operation} needs an input image; nothing was drawn", "pass the image to work on"
+            )
+        if self._http is None and not ref.startswith("data:"):
+            raise BadRequestError("this placeholder has no HTTP client to fetch an https input", "pass a local file")
+        from imagegen_mcp.providers.http import SharedClient
+
+        image = await input_bytes(self._http or SharedClient(), ref, provider="placeholder")
+        return image.data
 
     async def models(self) -> list[ModelInfo]:
         return [ModelInfo("placeholder", frozenset(OPERATIONS), "a labelled local drawing")]

@@ -36,6 +36,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("openai", "openai:OpenAIProvider", ("OPENAI_API_KEY",), "OPENAI_BASE_URL", "https://api.openai.com/v1"),
     Entry("compatible", "compatible:CompatibleProvider", ("IMAGE_API_KEY",), "IMAGE_BASE_URL", None,
           needs_base_url=True),
+    Entry("local", "local:LocalProvider", always=True),
     Entry("placeholder", "placeholder:PlaceholderProvider", always=True),
 )  # fmt: skip
 BY_NAME = {entry.name: entry for entry in ENTRIES}

@@ -73,7 +73,9 @@ What else a test can lean on:
   dall-e-2: one square PNG < 4 MB), optional `mask` (PNG < 4 MB with alpha, same size as the first
   image, else 400 naming what is wrong), `input_fidelity` (not on gpt-image-1-mini). Every file part is
   in `rec.parts` (`UploadedPart`: name, filename, content_type, size, sha256, format, width, height,
-  mode) and text fields in `rec.fields`. Variations (C7): dall-e-2 only, one square PNG < 4 MB.
+  mode, transparent_pixels — a mask's polarity) and text fields in `rec.fields`. gpt-image-2 refuses
+  `input_fidelity` and `background=transparent` (400); the gpt-image-2.5 pair makes transparent images.
+  Variations (C7): dall-e-2 only, one square PNG < 4 MB.
 - URLs: `ROOT/files/img-….png?se=…&sp=r&sig=…`, no auth; `emu.advance_clock(s)` moves expiry time
   without sleeping; an expired URL answers 403 `AuthenticationFailed` XML, an unknown one 404.
 - Keys: no body ever echoes the Authorization header; the HTTP request log redacts it.

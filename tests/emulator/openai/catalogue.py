@@ -39,6 +39,7 @@ class ModelSpec:
     any_size: bool = False
     input_fidelity: bool = True
     chat: bool = False
+    transparency: bool = True  # background=transparent works (gpt-image-2: 400 since OpenAI turned it off)
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES and not self.chat:
@@ -77,11 +78,17 @@ DEFAULT_MODELS: tuple[ModelSpec, ...] = (
     ModelSpec("gpt-image-1-mini", shutdown_date="2026-12-01", input_fidelity=False),
     ModelSpec("gpt-image-1.5", shutdown_date="2026-12-01"),
     ModelSpec("chatgpt-image-latest", shutdown_date="2026-12-01"),
-    ModelSpec("gpt-image-2", any_size=True),
-    ModelSpec("dall-e-2", family="dall-e-2", created=1_698_798_177, shutdown_date="2026-05-12"),
-    ModelSpec("dall-e-3", family="dall-e-3", created=1_698_785_189, shutdown_date="2026-05-12"),
+    ModelSpec("gpt-image-2", any_size=True, input_fidelity=False, transparency=False),
+    ModelSpec("gpt-image-2.5-sunburst", any_size=True, input_fidelity=False),
+    ModelSpec("gpt-image-2.5-flare", any_size=True, input_fidelity=False),
+    ModelSpec("dall-e-2", family="dall-e-2", created=1_698_798_177, shutdown_date="2026-05-12", transparency=False),
+    ModelSpec("dall-e-3", family="dall-e-3", created=1_698_785_189, shutdown_date="2026-05-12", transparency=False),
 )
-"""The image models of §1 (the retired DALL·E models stay usable so their wire shapes can be tested)."""
+"""The image models of §1 (the retired DALL·E models stay usable so their wire shapes can be tested).
+
+gpt-image-2 takes no `input_fidelity` ("omit this parameter", OpenAI's OpenAPI 2.3.0) and no transparent
+background (OpenAI ended that preview on 2026-09-30: a 400, third-party reports); the gpt-image-2.5 pair
+(in the SDK's model enum) makes transparent backgrounds."""
 
 CHAT_MODELS: tuple[ModelSpec, ...] = (
     ModelSpec("gpt-4o-mini", chat=True, owned_by="openai"),

@@ -158,6 +158,8 @@ def check(
             "Invalid value for 'background': a transparent background needs output_format 'png' or 'webp', not 'jpeg'.",
             "background",
         )
+    if background == "transparent" and not spec.transparency:
+        raise errors.invalid("Transparent background is not supported for this model.", "background")
     compression = _int(params, "output_compression", 100)
     if not 0 <= compression <= 100:
         raise errors.invalid(

@@ -57,6 +57,7 @@ class Probe:
     height: int | None = None
     mode: str | None = None
     has_alpha: bool = False
+    transparent_pixels: int | None = None  # alpha 0 pixels (a mask's polarity: OpenAI edits those); None: no alpha
 
 
 def probe(data: bytes) -> Probe:
@@ -64,6 +65,7 @@ def probe(data: bytes) -> Probe:
         with Image.open(io.BytesIO(data)) as img:
             fmt = FORMATS.get(img.format or "", (img.format or "").lower() or None)
             alpha = img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info
-            return Probe(fmt, img.width, img.height, img.mode, alpha)
+            clear = img.convert("RGBA").getchannel("A").histogram()[0] if alpha else None
+            return Probe(fmt, img.width, img.height, img.mode, alpha, clear)
     except Exception:  # Pillow raises many types for junk; all mean "not an image"
         return Probe(None)

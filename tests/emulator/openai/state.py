@@ -32,6 +32,7 @@ class UploadedPart:
     width: int | None
     height: int | None
     mode: str | None
+    transparent_pixels: int | None = None  # alpha 0 pixels; None when the part has no alpha channel
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

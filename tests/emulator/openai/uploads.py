@@ -71,6 +71,7 @@ async def read_form(request: Request) -> Form:
                 width=info.width,
                 height=info.height,
                 mode=info.mode,
+                transparent_pixels=info.transparent_pixels,
             )
             files.append(Upload(part, info))
         else:

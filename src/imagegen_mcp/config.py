@@ -18,6 +18,7 @@ from typing import Any
 
 from imagegen_mcp.errors import ConfigError
 from imagegen_mcp.providers.registry import BASE_VARIABLES, BY_NAME, NAMES, SECRET_VARIABLES, is_configured
+from imagegen_mcp.storage.objects import StorageConfig, storage_config
 
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
 DEFAULT_MODEL = "google/gemini-3.1-flash-image-preview"
@@ -65,6 +66,8 @@ class Settings:
     # Attribution headers OpenRouter shows on its app pages.
     app_url: str = "https://github.com/imagegen-mcp/imagegen-mcp"
     app_title: str = "imagegen-mcp"
+    # The team shape's shared bucket (IMAGEGEN_STORAGE_URL=s3://…); None = files in the output directory.
+    storage: StorageConfig | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -112,6 +115,7 @@ class Settings:
             max_baseline_mb=_number(env, "IMAGEGEN_MAX_BASELINE_MB", 20, minimum=0.01, maximum=1024),
             request_timeout_s=_number(env, "IMAGEGEN_TIMEOUT_S", 180, minimum=1, maximum=3600),
             min_free_mb=_number(env, "IMAGEGEN_MIN_FREE_MB", 64, minimum=0, maximum=1024 * 1024),
+            storage=storage_config(env),
         )
 
     def provider_variables(self) -> Mapping[str, str]:
@@ -146,7 +150,8 @@ class Settings:
     def secrets(self) -> tuple[str, ...]:
         """Values that must never appear in any output (see :func:`errors.redact`)."""
         keys = [self.provider_env.get(v, "") for v in SECRET_VARIABLES]
-        return tuple(s for s in (self.api_key, self.mcp_token, *keys) if s)
+        stored = self.storage.secrets() if self.storage else ()
+        return tuple(s for s in (self.api_key, self.mcp_token, *keys, *stored) if s)
 
 
 def default_provider(provider_env: Mapping[str, str]) -> str:

@@ -105,6 +105,7 @@ class SavedImage(BaseModel):
     height: int
     bytes: int
     sha256: str
+    url: str | None = Field(default=None, description="Presigned https link (team shape, when enabled)")
 
 
 class AttemptError(BaseModel):

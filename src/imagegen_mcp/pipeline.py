@@ -30,6 +30,7 @@ from imagegen_mcp.queue.health import Health
 from imagegen_mcp.routing import OPT_IN_ONLY, Chain, Preferences, Router
 from imagegen_mcp.storage import local as store
 from imagegen_mcp.storage import recovery
+from imagegen_mcp.storage.objects import ObjectStore, open_object_store, publish
 from imagegen_mcp.storage.registry import GeneratedImages, generated_images
 
 # Lint rules that refuse a request even outside strict mode: the request cannot be what the user meant.
@@ -53,6 +54,7 @@ class Services:
     http: SharedClient
     health: Health
     registry: GeneratedImages  # which images this server saved (the upload exemption)
+    objects: ObjectStore | None = None  # the team shape's shared bucket (storage/objects.py)
 
     def provider(self, name: str | None) -> Provider:
         """One provider by name (preflight, the queue); ``None`` means the default one."""
@@ -77,7 +79,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         health=health,
     )  # fmt: skip
     try:
-        yield Services(settings, providers, router, http, health, generated_images(settings.queue_dir))
+        objects = open_object_store(settings.storage)
+        yield Services(settings, providers, router, http, health, generated_images(settings.queue_dir), objects)
     finally:
         with anyio.CancelScope(shield=True):
             for provider in providers.built():
@@ -202,7 +205,9 @@ async def generate(
     if progress is not None:
         await progress(time.monotonic() - started, None, "saving images")
     try:
-        saved = await anyio.to_thread.run_sync(save_all, settings.output_dir, outcome, resolved, services.registry)
+        saved = await anyio.to_thread.run_sync(
+            save_all, settings.output_dir, outcome, resolved, services.registry, services.objects
+        )
     except StorageError as exc:  # billed, not saved: keep the bytes and say where (design decision 5)
         raise await anyio.to_thread.run_sync(keep_unsaved, settings, outcome, resolved, exc, call.cost_usd) from None
     partial = outcome.partial_error
@@ -276,12 +281,17 @@ async def _with_heartbeat(
 
 
 def save_all(
-    output_dir: Path, outcome: ProviderResult, resolved: ResolvedRequest, registry: GeneratedImages | None = None
+    output_dir: Path,
+    outcome: ProviderResult,
+    resolved: ResolvedRequest,
+    registry: GeneratedImages | None = None,
+    objects: ObjectStore | None = None,
 ) -> list[SavedImage]:
     """Write every image atomically under the output directory (runs in a worker thread).
 
     Each saved image is recorded in ``registry`` by sha256: that, and only that, lets it be sent
-    back to a provider without ``confirm_external_upload``.
+    back to a provider without ``confirm_external_upload``. In the team shape each is then published
+    to the shared bucket before the call is reported done, so any replica serves its uri.
     """
     saved: list[SavedImage] = []
     root = output_dir.resolve()
@@ -293,8 +303,10 @@ def save_all(
         final = store.save_atomic(target, image.data, overwrite=resolved.overwrite)
         if registry is not None:
             registry.add(facts.sha256, str(final))
+        link = publish(objects, "images", root, final, image.data, facts.mime_type)
         saved.append(
             SavedImage(
+                url=link,
                 path=str(final),
                 uri=store.image_uri(root, final),
                 mime_type=facts.mime_type,

@@ -47,6 +47,8 @@ async def run_preflight(services: Services, provider: str | None = None, model: 
         shown_model = report.default_models.get("generate", "") if chosen == "placeholder" or not model else model
     checks.append(await anyio.to_thread.run_sync(writable, "output_dir", settings.output_dir, "IMAGEGEN_OUTPUT_DIR"))
     checks.append(await anyio.to_thread.run_sync(writable, "queue_dir", settings.queue_dir, "IMAGEGEN_QUEUE_DIR"))
+    if services.objects is not None:  # the team shape's bucket: reachable and writable
+        checks += await anyio.to_thread.run_sync(services.objects.check)
     checks.append(await anyio.to_thread.run_sync(codecs))
     return PreflightReport(
         ok=all(c.ok for c in checks),

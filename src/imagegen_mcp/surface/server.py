@@ -45,6 +45,7 @@ from imagegen_mcp.models import (
 )
 from imagegen_mcp.pipeline import LintOptions, Services, generate, open_services
 from imagegen_mcp.storage import local as store
+from imagegen_mcp.storage.objects import fetch
 from imagegen_mcp.storage.reading import read_regular
 from imagegen_mcp.surface import params
 from imagegen_mcp.surface.boundary import ImagegenServer
@@ -305,22 +306,28 @@ def register(mcp: ImagegenServer, settings: Settings) -> None:
         description="A full-size image this server saved (its bytes unchanged)",
         mime_type="image/png",
     )
-    def image_file(image_id: str) -> bytes:
+    def image_file(image_id: str, ctx: Ctx) -> bytes:
         # Only a regular image file, read with a bound: a FIFO, a device or a huge sparse file under
         # the output directory must not block a thread or fill memory (see storage/reading.py).
+        # In the team shape an image another replica made comes from the shared bucket.
         uri = f"imagegen://images/{image_id}"
         try:
             path = store.path_for_id(settings.output_dir, image_id)
         except ImagegenError:
             path = None
-        if path is None or not os.path.lexists(path):
-            raise ResourceNotFoundError(
-                f"no image {uri} in the output directory — use a uri from a recent result (or queue_status)"
-            )
         try:
-            data = read_regular(path, max_bytes=store.MAX_IMAGE_BYTES, what="image", fix_size=_RESOURCE_FIX)
+            if path is not None and os.path.lexists(path):
+                data = read_regular(path, max_bytes=store.MAX_IMAGE_BYTES, what="image", fix_size=_RESOURCE_FIX)
+            else:
+                objects = ctx.request_context.lifespan_context.objects
+                shared = path and fetch(objects, "images", settings.output_dir, path, store.MAX_IMAGE_BYTES)
+                if not shared:
+                    raise ResourceNotFoundError(
+                        f"no image {uri} in the output directory — use a uri from a recent result (or queue_status)"
+                    )
+                data = shared
         except ImagegenError as exc:
-            raise ResourceError(str(exc)) from None
+            raise ResourceError(redact(str(exc), settings.secrets())) from None
         try:
             codec.sniff(data)
         except ImagegenError:

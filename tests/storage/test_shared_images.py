@@ -7,12 +7,13 @@ import shutil
 import socket
 from pathlib import Path
 
+import anyio
 import httpx2 as httpx
 import pytest
 from mcp import Client, MCPError
 
 from imagegen_mcp.config import Settings
-from imagegen_mcp.storage.objects import storage_config
+from imagegen_mcp.storage.objects import ObjectStore, open_object_store, storage_config
 from imagegen_mcp.surface.server import build_server
 from tests.conftest import with_settings
 from tests.storage.s3_fixtures import S3_SECRET
@@ -86,3 +87,39 @@ async def test_a_bucket_outage_after_billing_keeps_the_image_and_says_where(
     assert "IMAGEGEN_S3_ENDPOINT_URL" in text and "kept in" in text
     assert S3_SECRET not in text
     assert any((tmp_path / "queue").rglob("*.png"))  # the billed bytes are in the recovery folder
+
+
+async def receipt_in(store: ObjectStore, job_id: str) -> bytes:
+    """The job's receipt from the bucket; it is written just after the job's row says succeeded."""
+    with anyio.fail_after(10):
+        while (receipt := store.get("queue", f"results/{job_id}.json", 1 << 20)) is None:
+            await anyio.sleep(0.05)
+    return receipt
+
+
+async def test_queued_images_and_their_receipts_reach_the_bucket(
+    settings: Settings, s3_env: dict[str, str], tmp_path: Path
+) -> None:
+    one = with_settings(replica(settings, tmp_path / "a", s3_env), provider="placeholder")
+    other = replica(settings, tmp_path / "b", s3_env)
+    store = open_object_store(storage_config(s3_env))
+    assert store is not None
+    async with Client(build_server(one)) as a:
+        enq = await a.call_tool("enqueue_images", {"prompt": PROMPT, "count": 2, "prefix": "coast"})
+        assert not enq.is_error
+        done = await a.call_tool(
+            "queue_status",
+            {"request_id": enq.structured_content["request_id"], "wait_s": 30},  # type: ignore[index]
+        )
+        manifest = Path(enq.structured_content["manifest"])  # type: ignore[index]
+        shared = store.get("images", manifest.relative_to(one.output_dir.resolve()).as_posix(), 1 << 20)
+        assert shared == manifest.read_bytes()
+        jobs = done.structured_content["jobs"]  # type: ignore[index]
+        assert [j["status"] for j in jobs] == ["succeeded", "succeeded"]
+        for job in jobs:
+            assert job["job_id"].encode() in await receipt_in(store, job["job_id"])
+    for job in jobs:
+        [image] = job["images"]
+        async with Client(build_server(other)) as b:
+            served = await b.read_resource(image["uri"])
+        assert base64.b64decode(served.contents[0].blob) == Path(image["path"]).read_bytes()  # type: ignore[union-attr]

@@ -40,6 +40,8 @@ from imagegen_mcp.imaging import codec
 from imagegen_mcp.queue.sqlite import fsync_dir, write_json_atomic
 from imagegen_mcp.storage import local as store
 from imagegen_mcp.storage import recovery
+from imagegen_mcp.storage.objects import ObjectStore
+from imagegen_mcp.storage.objects import publish as objects_publish
 from imagegen_mcp.storage.registry import GeneratedImages
 
 STAGING = ".imagegen-staging"
@@ -199,6 +201,17 @@ def place(output_dir: Path, job_id: str, target: str, result: dict[str, Any], *,
     for d in dirs:
         fsync_dir(d)
     return {**result, "images": placed}
+
+
+def publish(objects: ObjectStore, output_dir: Path, result: dict[str, Any]) -> dict[str, Any]:
+    """Share each placed image through the team shape's bucket; the result with each image's link."""
+    root = output_dir.resolve()
+    shared = []
+    for image in result.get("images", []):
+        path = Path(image["path"])
+        url = objects_publish(objects, "images", root, path, path.read_bytes(), image.get("mime_type", "image/png"))
+        shared.append({**image, "url": url})
+    return {**result, "images": shared}
 
 
 def _link(staged: Path, final: Path, job_id: str, sha256: str, overwrite: bool) -> Path:

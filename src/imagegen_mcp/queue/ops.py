@@ -43,6 +43,7 @@ from imagegen_mcp.queue.models import (
 )
 from imagegen_mcp.queue.sqlite import Job, JobQueue, NewJob, iso, new_id, request_id_conflict, write_json_atomic
 from imagegen_mcp.storage import local as store
+from imagegen_mcp.storage.objects import publish
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]*")
 PREFIX = re.compile(r"[^\W][\w.\- ]*")
@@ -143,7 +144,14 @@ async def enqueue(services: Services, queue: JobQueue, req: EnqueueRequest) -> E
     if isinstance(planned, EnqueueResult):
         return planned  # the same request_id and payload: the same jobs
     hints = await validate(services, req, planned.targets[0])
-    return await anyio.to_thread.run_sync(_store, settings, queue, req, planned, hints)
+    result = await anyio.to_thread.run_sync(_store, settings, queue, req, planned, hints)
+    if services.objects is not None and result.manifest:  # team shape: the manifest in the bucket too
+        manifest = Path(result.manifest)
+        data = await anyio.to_thread.run_sync(manifest.read_bytes)
+        await anyio.to_thread.run_sync(
+            publish, services.objects, "images", settings.output_dir, manifest, data, "application/json"
+        )
+    return result
 
 
 async def validate(services: Services, req: EnqueueRequest, first_target: str) -> list[Hint]:

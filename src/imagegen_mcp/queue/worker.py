@@ -47,6 +47,7 @@ from imagegen_mcp.queue import files as jobfiles
 from imagegen_mcp.queue.rows import CORRUPT_CODE, corrupt_error
 from imagegen_mcp.queue.sqlite import Job, JobQueue, make_owner
 from imagegen_mcp.storage import recovery
+from imagegen_mcp.storage.objects import publish
 
 log = logging.getLogger("imagegen_mcp.worker")
 
@@ -339,6 +340,8 @@ class Worker:
             placed = await anyio.to_thread.run_sync(
                 lambda: jobfiles.place(self.output_dir, job.job_id, job.target, result, overwrite=overwrite)
             )
+            if (objects := self.services.objects) is not None:  # team shape: any replica serves them
+                placed = await anyio.to_thread.run_sync(jobfiles.publish, objects, self.output_dir, placed)
         except ImagegenError as exc:
             await self._failed(active, exc)
             return
@@ -440,7 +443,7 @@ class Worker:
 
     async def _finished(self, job: Job, stage: Path) -> None:
         try:
-            await anyio.to_thread.run_sync(self.queue.write_receipt, job)
+            await anyio.to_thread.run_sync(self._write_receipt, job)
         except ImagegenError as exc:
             log.warning("%s: receipt not written yet (%s); housekeeping will retry", job.job_id, exc)
         await anyio.to_thread.run_sync(jobfiles.discard, stage)
@@ -467,12 +470,23 @@ class Worker:
         except ImagegenError as exc:
             self.trouble.note("queue housekeeping failed", exc)
 
+    def _write_receipt(self, job: Job) -> None:
+        """The receipt on disk, then (team shape) in the bucket under the same relative path.
+
+        A crash between the two leaves the receipt on this replica's disk only (the job's row, which
+        every replica reads, is complete either way).
+        """
+        path = self.queue.write_receipt(job)
+        objects = self.services.objects
+        if objects is not None:
+            publish(objects, "queue", path.parent.parent, path, path.read_bytes(), "application/json")
+
     def _housekeep(self) -> None:
         """Receipts a crash interrupted; staging folders of finished jobs; temp files killed writers left
         (receipts in the queue directory, manifests in the folders requests were enqueued into)."""
         while pending := self.queue.pending_receipts():
             for job in pending:
-                self.queue.write_receipt(job)
+                self._write_receipt(job)
         jobfiles.sweep(self.output_dir, self.queue.finished_map, min_age_s=max(3600.0, self.queue.orphan_timeout_s))
         self.queue.sweep_temp_files()
         jobfiles.sweep_manifest_temps(self.output_dir, self.queue.output_dirs(), min_age_s=MANIFEST_TMP_AGE_S)

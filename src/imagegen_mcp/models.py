@@ -21,7 +21,8 @@ AspectRatio = Literal[
     "1:2", "2:1", "1:4", "4:1", "1:8", "8:1", "9:19.5", "19.5:9", "9:20", "20:9",
 ]  # fmt: skip
 
-ProviderName = Literal["openrouter", "openai", "compatible", "local", "placeholder"]  # providers/registry.py, in order
+# providers/registry.py, in order
+ProviderName = Literal["openrouter", "openai", "compatible", "bfl", "fal", "local", "placeholder"]
 
 MAX_IMAGES_PER_CALL = 4
 

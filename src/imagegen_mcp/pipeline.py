@@ -23,7 +23,7 @@ from imagegen_mcp.imaging import codec
 from imagegen_mcp.imaging.inputs import Baseline, resolve_baseline
 from imagegen_mcp.lint.rails import Rails, apply_rails
 from imagegen_mcp.models import AttemptRecord, GenerateRequest, GenerateResult, Hint, ResolvedRequest, SavedImage
-from imagegen_mcp.providers.base import Call, ProgressFn, Provider, ProviderRequest, ProviderResult
+from imagegen_mcp.providers.base import Call, ProgressFn, Provider, ProviderRequest, ProviderResult, monotonic
 from imagegen_mcp.providers.http import SharedClient
 from imagegen_mcp.providers.registry import Providers
 from imagegen_mcp.queue.health import Health
@@ -158,6 +158,8 @@ async def generate(
 ) -> GenerateResult:
     """Turn one validated request into saved images and a result record."""
     started = time.monotonic()
+    # Heartbeat, router and polling loop all report into one progress stream: it must only grow (MCP).
+    progress = monotonic(progress)
     settings = services.settings
     # Everything that would only fail after the provider billed (the path, its names, the output directory,
     # free space) is refused first, before inputs are read or a provider is asked anything.

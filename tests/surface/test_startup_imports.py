@@ -33,6 +33,8 @@ def test_every_provider_configured_still_imports_no_provider_module_before_use(t
         "OPENAI_API_KEY": "sk-startup-test-0123456789",
         "IMAGE_API_KEY": "gw-startup-test-0123456789",
         "IMAGE_BASE_URL": "http://127.0.0.1:9",
+        "BFL_API_KEY": "bfl-startup-test-0123456789",
+        "FAL_KEY": "fal-startup-test:0123456789",
     }
     proc = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr

@@ -310,3 +310,29 @@ def origin_of(url: str) -> str:
         host = "loopback"
     port = parts.port or {"https": 443, "http": 80}.get(parts.scheme, 0)
     return f"{parts.scheme}://{host}:{port}"
+
+
+_PROGRESS_STEP = 0.001  # the least a repeated or smaller progress value is raised by
+
+
+class _Monotonic:
+    """A progress function whose values strictly increase, whatever its callers pass (MCP: progress must
+    increase). Heartbeat, router and polling loop share one call's progress; this keeps it growing."""
+
+    def __init__(self, inner: ProgressFn) -> None:
+        self.inner = inner
+        self.last: float | None = None
+
+    async def __call__(self, progress: float, total: float | None, message: str) -> None:
+        value = progress if self.last is None or progress > self.last else self.last + _PROGRESS_STEP
+        self.last = value  # set before awaiting: concurrent reporters see it at once
+        if total is not None and total < value:
+            total = None  # a total below the value would read as "more than done"
+        await self.inner(value, total, message)
+
+
+def monotonic(progress: ProgressFn | None) -> ProgressFn | None:
+    """``progress`` made strictly increasing (wrapping an already-wrapped one returns it unchanged)."""
+    if progress is None or isinstance(progress, _Monotonic):
+        return progress
+    return _Monotonic(progress)

@@ -36,6 +36,8 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("openai", "openai:OpenAIProvider", ("OPENAI_API_KEY",), "OPENAI_BASE_URL", "https://api.openai.com/v1"),
     Entry("compatible", "compatible:CompatibleProvider", ("IMAGE_API_KEY",), "IMAGE_BASE_URL", None,
           needs_base_url=True),
+    Entry("bfl", "bfl:BFLProvider", ("BFL_API_KEY",), "BFL_BASE_URL", "https://api.bfl.ai"),
+    Entry("fal", "fal:FalProvider", ("FAL_KEY", "FAL_API_KEY"), "FAL_QUEUE_URL", "https://queue.fal.run"),
     Entry("local", "local:LocalProvider", always=True),
     Entry("placeholder", "placeholder:PlaceholderProvider", always=True),
 )  # fmt: skip

@@ -40,6 +40,7 @@ from imagegen_mcp.errors import ImagegenError, redact, translate
 from imagegen_mcp.imaging import codec
 from imagegen_mcp.pipeline import Services
 from imagegen_mcp.problems import explain
+from imagegen_mcp.surface.diet import diet_annotations, diet_input, diet_output, diet_repeats
 
 log = logging.getLogger("imagegen_mcp")
 
@@ -99,7 +100,8 @@ def admits(schema: dict[str, Any], kind: str) -> bool:
 
 
 class ImagegenServer(MCPServer[Services]):
-    """``MCPServer`` with strict arguments, worded errors, era-correct not-found codes and real image MIME types."""
+    """``MCPServer`` with strict arguments, dieted schemas (surface/diet.py), worded errors, era-correct
+    not-found codes and real image MIME types."""
 
     secrets: tuple[str, ...] = ()
 
@@ -109,12 +111,17 @@ class ImagegenServer(MCPServer[Services]):
         tool = self._tool_manager.get_tool(name)
         if tool is not None and not isinstance(tool.fn_metadata, StrictArguments):
             meta = tool.fn_metadata
+            tool.parameters = diet_input(tool.parameters)
+            tool.annotations = diet_annotations(tool.annotations, tool.title)
             tool.fn_metadata = StrictArguments(
                 arg_model=meta.arg_model,
-                output_schema=meta.output_schema,
+                output_schema=diet_output(meta.output_schema),
                 output_model=meta.output_model,
                 wrap_output=meta.wrap_output,
             )
+
+    async def list_tools(self) -> list[Any]:
+        return diet_repeats(await super().list_tools())
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
         try:
@@ -125,8 +132,10 @@ class ImagegenServer(MCPServer[Services]):
             cause = exc.__cause__
             tool = self._tool_manager.get_tool(name)
             if isinstance(cause, ValidationError) and tool is not None:
-                known = [k for k in tool.parameters.get("properties", {})]
-                text = explain(cause, schema=tool.parameters, known=known, where=name)
+                # The full schema (bounds, enums), not the dieted one hosts see: the words name every limit.
+                schema = tool.fn_metadata.arg_model.model_json_schema(by_alias=True)
+                known = [k for k in schema.get("properties", {})]
+                text = explain(cause, schema=schema, known=known, where=name)
                 raise ToolError(redact(f"invalid arguments: {text}", self.secrets)) from cause
             if isinstance(cause, ImagegenError):  # raised by a resolver or a nested read
                 raise ToolError(redact(str(cause), self.secrets)) from None

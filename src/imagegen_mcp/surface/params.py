@@ -20,50 +20,45 @@ from imagegen_mcp.models import (
     VariationStrength,
 )
 
-Prompt = Annotated[str, Field(min_length=1, max_length=32000, description="What to draw. Quote any text to render.")]
-Model = Annotated[str | None, Field(description="OpenRouter model id; default from IMAGEGEN_MODEL")]
-Size = Annotated[ImageSize | None, Field(description="low | medium | high (≈1K / 2K / 4K where the model supports it)")]
-Aspect = Annotated[AspectRatio | None, Field(description="e.g. 1:1, 16:9, 9:16")]
-SurfaceArg = Annotated[
-    Surface, Field(description="auto (learnt per model), images (Image API) or chat (chat completions)")
-]
+Prompt = Annotated[str, Field(min_length=1, max_length=32000, description="What to draw; quote any text to render")]
+Model = Annotated[str | None, Field(description="Model id")]
+Size = Annotated[ImageSize | None, Field(description="≈1K / 2K / 4K")]
+Aspect = Annotated[AspectRatio | None, Field()]  # the enum says it all
+SurfaceArg = Annotated[Surface, Field(description="OpenRouter API to use")]
 ProviderArg = Annotated[
     ProviderName | None,
-    Field(description="Pin one provider (no fallback); placeholder draws offline. Default: IMAGEGEN_PROVIDER or auto"),
+    Field(description="Pin a provider (no fallback); placeholder is offline"),
 ]
 Preferences = Annotated[
     ProviderPreferences | None,
-    Field(description="Routing for this call: preferred[] first, weights{}, blocked[]; merged over the server's"),
+    Field(description="Routing: preferred[] and blocked[] provider names, weights{name: number}"),
 ]
-ClarifyHints = Annotated[bool, Field(description="Return prompt-clarity hints")]
-StrictClarify = Annotated[bool, Field(description="Refuse (nothing sent or queued) when the prompt is ambiguous")]
-AllowNoBaseline = Annotated[bool, Field(description="Generate from scratch even if the prompt reads like an edit")]
+ClarifyHints = Annotated[bool, Field(description="Return prompt hints")]
+StrictClarify = Annotated[bool, Field(description="Refuse an ambiguous prompt")]
+AllowNoBaseline = Annotated[bool, Field(description="Generate even if the prompt reads like an edit")]
 
 BaselineImage = Annotated[
     str | None,
     Field(
         max_length=4096,
-        description="Image to edit or vary: a local file path (needs confirm_external_upload=true), an https URL, "
-        "or an imagegen://images/ uri from an earlier result. Sent to the provider.",
+        description="Image to vary: path (needs confirm_external_upload), https URL or imagegen:// uri",
     ),
 ]
 BaselineKind = Annotated[
     BaselineSourceKind,
-    Field(description="Where the baseline came from (recorded for provenance)"),
+    Field(description="Where baseline_image came from"),
 ]
 ConfirmUpload = Annotated[
     bool,
-    Field(description="Allow a local baseline file to be uploaded to the provider (images made here are exempt)"),
+    Field(description="Allow uploading local files"),
 ]
 Variation = Annotated[
     VariationStrength | None,
-    Field(description="How far a baseline edit may stray: low (default with a baseline), medium, high"),
+    Field(description="How far to stray from baseline (default low)"),
 ]
 MustKeep = Annotated[
     list[Annotated[str, Field(min_length=1, max_length=200)]],
-    Field(max_length=20, description="Things a baseline edit must keep exactly (e.g. 'the logo', 'the face')"),
+    Field(max_length=20, description="Keep these exactly, e.g. 'the logo'"),
 ]
-LockPalette = Annotated[bool | None, Field(description="Keep the baseline's colours (default true with a baseline)")]
-LockComposition = Annotated[
-    bool | None, Field(description="Keep the baseline's framing and layout (default true with a baseline)")
-]
+LockPalette = Annotated[bool | None, Field(description="Keep baseline colours (default true)")]
+LockComposition = Annotated[bool | None, Field(description="Keep baseline framing (default true)")]

@@ -65,25 +65,13 @@ MAX_PREVIEW_REQUESTS = 4
 WORKER_RESTART_S = 5.0
 
 ENQUEUE_DESCRIPTION = """\
-Queue images to be made in the background and return at once with a request id and job ids.
-
-Use this for several images, or slow models: hosts cancel tool calls after about a minute. Each of
-the `count` images is one job, saved as <out_dir>/<prefix>-01.png, -02, ... (suffix = real format),
-with <prefix>-manifest.json beside them. Follow the jobs with queue_status (request_id, wait_s).
-Pass request_id to make retries safe: the same id with the same arguments returns the same jobs and
-is never billed twice; the same id with different arguments is refused. With baseline_image, makes
-`count` variants of it (start_index continues an earlier batch's numbering; variant_notes add a
-per-variant change). Costs money per image unless provider=placeholder. Data sent to the provider:
-the prompt, the options, and the baseline image if given (a local file only with
-confirm_external_upload=true)."""
+Queue images in the background; returns request and job ids at once. Use for several images or slow
+models, then queue_status(request_id, wait_s). The same request_id never bills twice. Costs money
+unless provider=placeholder. Other arguments as in generate_image."""
 
 STATUS_DESCRIPTION = """\
-Report queued jobs: by job_ids, by request_id, or the most recent ones. Per job: status (queued,
-running, succeeded, failed), attempts, timings, cost, the saved files (a resource link each), and
-for failures the message and the fix. One contact-sheet preview per request shows its finished
-images. wait_s long-polls: the call returns as soon as every job asked about has finished (or
-after wait_s seconds), sending progress meanwhile. Keep wait_s under ~50 for hosts that cancel
-calls after a minute, and call again to keep waiting."""
+Jobs by job_ids, request_id or most recent: status, files, cost, errors with fixes, a contact sheet.
+wait_s long-polls until they finish (keep it under ~50 s; call again to wait longer)."""
 
 
 class QueueRuntime:
@@ -205,28 +193,24 @@ def register_queue_tools(mcp: MCPServer[Any], settings: Settings, bus: Subscript
     async def enqueue_images(
         ctx: Ctx,
         prompt: params.Prompt,
-        count: Annotated[int, Field(ge=1, le=MAX_COUNT, description="How many images: one job each, each billed")] = 1,
+        count: Annotated[int, Field(ge=1, le=MAX_COUNT, description="Images: one job each, each billed")] = 1,
         request_id: Annotated[
             str | None,
             Field(
                 min_length=1,
                 max_length=MAX_REQUEST_ID,
-                description="Idempotency key (letters, digits, . _ : @ -): retrying with it never pays twice",
+                description="Idempotency key: a retry with it never pays twice",
             ),
         ] = None,
-        out_dir: Annotated[
-            str, Field(max_length=1024, description="Directory relative to the output directory (or absolute inside)")
-        ] = "",
+        out_dir: Annotated[str, Field(max_length=1024, description="Directory in the output dir")] = "",
         prefix: Annotated[
             str | None,
-            Field(min_length=1, max_length=80, description="File names <prefix>-01.png ...; default: date + prompt"),
+            Field(min_length=1, max_length=80, description="Names <prefix>-01.png …"),
         ] = None,
-        start_index: Annotated[
-            int, Field(ge=1, le=9999, description="First number in the file names, to continue an earlier batch")
-        ] = 1,
+        start_index: Annotated[int, Field(ge=1, le=9999, description="First file number")] = 1,
         variant_notes: Annotated[
             list[Annotated[str, Field(min_length=1, max_length=500)]] | None,
-            Field(max_length=16, description="Per-variant deltas: note i is added to image i's prompt"),
+            Field(max_length=16, description="Note i is added to image i's prompt"),
         ] = None,
         model: params.Model = None,
         image_size: params.Size = None,
@@ -234,7 +218,7 @@ def register_queue_tools(mcp: MCPServer[Any], settings: Settings, bus: Subscript
         surface: params.SurfaceArg = "auto",
         provider: params.ProviderArg = None,
         provider_preferences: params.Preferences = None,
-        overwrite: Annotated[bool, Field(description="Replace existing files with the same names")] = False,
+        overwrite: Annotated[bool, Field(description="Replace existing files")] = False,
         clarify_hints: params.ClarifyHints = True,
         strict_clarify: params.StrictClarify = False,
         allow_no_baseline_on_edit_intent: params.AllowNoBaseline = False,
@@ -285,18 +269,14 @@ def register_queue_tools(mcp: MCPServer[Any], settings: Settings, bus: Subscript
     )
     async def queue_status(
         ctx: Ctx,
-        job_ids: Annotated[
-            list[str] | None, Field(max_length=100, description="Job ids from enqueue_images (up to 100)")
-        ] = None,
+        job_ids: Annotated[list[str] | None, Field(max_length=100, description="Job ids from enqueue_images")] = None,
         request_id: Annotated[
             str | None, Field(min_length=1, max_length=MAX_REQUEST_ID, description="All jobs of one request")
         ] = None,
-        limit: Annotated[int, Field(ge=1, le=100, description="How many recent jobs, when no ids are given")] = 20,
-        wait_s: Annotated[
-            float, Field(ge=0, le=MAX_WAIT_S, description="Wait up to this long for the jobs to finish (0: answer now)")
-        ] = 0,
+        limit: Annotated[int, Field(ge=1, le=100, description="Recent jobs to show when no ids")] = 20,
+        wait_s: Annotated[float, Field(ge=0, le=MAX_WAIT_S, description="Seconds to wait for the jobs to finish")] = 0,
         return_image: Annotated[
-            ReturnImage, Field(description="preview: a contact sheet of finished images; none: links only")
+            ReturnImage, Field(description="preview: a contact sheet; none: links only")
         ] = "preview",
     ) -> Annotated[CallToolResult, QueueStatusResult]:
         queue = await open_queue()

@@ -65,19 +65,12 @@ prompt clearer; follow their fixes before retrying a disappointing result. For s
 model, use enqueue_images (returns at once with job ids) and follow it with queue_status (wait_s)."""
 
 GENERATE_DESCRIPTION = """\
-Generate images from a prompt, save the full-size files, and return a small preview.
-
-The result has a one-line summary with each absolute file path, a preview image (long edge <= 1024
-px), a resource link per saved file, and structured content with paths, sizes, model, generation id,
-cost in USD, elapsed time and prompt hints. Costs money unless dry_run=true or provider=placeholder.
-With baseline_image it edits that image (rails keep the change small).
-Data sent to the provider: the prompt, the generation options, and the baseline image if one is given
-(a local file only with confirm_external_upload=true); nothing else."""
+Make images from a prompt: saves full-size files, returns their paths, links and a small preview.
+Costs money (cost_usd) unless dry_run or provider=placeholder. baseline_image varies an image.
+Sent to the provider: prompt, options, baseline image."""
 
 PREFLIGHT_DESCRIPTION = """\
-Check that images can be generated: API key present and valid (with its remaining limit), default
-model exists and outputs images, output and queue directories writable, image codecs available.
-Every failing check has a copy-paste fix; a failing report is a normal result with ok=false."""
+Check readiness: keys, models, providers, directories, codecs; each failure with a fix."""
 
 Ctx = Context[Services, Any]
 
@@ -219,21 +212,20 @@ def register(mcp: ImagegenServer, settings: Settings) -> None:
         model: params.Model = None,
         image_size: params.Size = None,
         aspect_ratio: params.Aspect = None,
-        n: Annotated[int, Field(ge=1, le=4, description="How many images (each is billed)")] = 1,
+        n: Annotated[int, Field(ge=1, le=4, description="Images (each billed)")] = 1,
         out: Annotated[
             str | None,
             Field(
                 max_length=1024,
-                description="File path relative to the output directory (or absolute inside it); "
-                "a trailing / names a directory that gets generated names",
+                description="Path in the output dir; trailing / = directory",
             ),
         ] = None,
-        overwrite: Annotated[bool, Field(description="Replace an existing file at out")] = False,
+        overwrite: Annotated[bool, Field(description="Replace an existing file")] = False,
         return_image: Annotated[
             ReturnImage,
-            Field(description="preview: include a small preview image; none: paths and links only"),
+            Field(description="none: links only, no preview"),
         ] = "preview",
-        dry_run: Annotated[bool, Field(description="Validate and lint only: nothing is sent or charged")] = False,
+        dry_run: Annotated[bool, Field(description="Check, lint and estimate only; nothing sent")] = False,
         surface: params.SurfaceArg = "auto",
         provider: params.ProviderArg = None,
         provider_preferences: params.Preferences = None,
@@ -284,8 +276,8 @@ def register(mcp: ImagegenServer, settings: Settings) -> None:
     )
     async def preflight(
         ctx: Ctx,
-        provider: Annotated[str | None, Field(description="Check this provider instead of the default")] = None,
-        model: Annotated[str | None, Field(description="Check this model instead of the default")] = None,
+        provider: Annotated[str | None, Field(description="Check this provider")] = None,
+        model: Annotated[str | None, Field(description="Check this model")] = None,
     ) -> Annotated[CallToolResult, PreflightReport]:
         services: Services = ctx.request_context.lifespan_context
         try:

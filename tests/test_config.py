@@ -58,6 +58,8 @@ def test_every_contract_variable_is_read(tmp_path: Path) -> None:
         ("IMAGEGEN_MAX_BASELINE_MB", "-1"),
         ("IMAGEGEN_PROVIDER", "dalle"),
         ("OPENROUTER_BASE_URL", "openrouter.ai"),
+        ("IMAGEGEN_QUEUE_URL", "mysql://db/queue"),
+        ("IMAGEGEN_QUEUE_URL", "postgresql://host:notaport/db"),
     ],
 )
 def test_a_bad_value_names_the_variable_and_the_fix(name: str, value: str) -> None:
@@ -70,3 +72,12 @@ def test_a_bad_value_names_the_variable_and_the_fix(name: str, value: str) -> No
 def test_the_key_is_not_in_the_settings_repr() -> None:
     s = Settings.from_env({"OPENROUTER_API_KEY": "sk-or-v1-secretsecret", "HOME": "/home/u"})
     assert "secretsecret" not in repr(s)
+
+
+def test_the_queue_url_is_read_and_its_password_never_shown() -> None:
+    s = Settings.from_env({"IMAGEGEN_QUEUE_URL": "postgresql://me:hunter22pw@db:5432/imagegen", "HOME": "/home/u"})
+    assert s.queue_url == "postgresql://me:hunter22pw@db:5432/imagegen"
+    assert "hunter22pw" not in repr(s) and "hunter22pw" in s.secrets()
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({"IMAGEGEN_QUEUE_URL": "mysql://me:hunter22pw@db/x", "HOME": "/home/u"})
+    assert "hunter22pw" not in str(info.value)

@@ -10,11 +10,13 @@ A bad value raises :class:`~imagegen_mcp.errors.ConfigError` naming the variable
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import urlsplit
 
 from imagegen_mcp.errors import ConfigError
 from imagegen_mcp.providers.registry import BASE_VARIABLES, BY_NAME, NAMES, SECRET_VARIABLES, is_configured
@@ -47,6 +49,8 @@ class Settings:
     cooldown_s: float = 60.0
     max_workers: int = 2
     orphan_timeout_s: float = 1800.0
+    # postgresql://… for the team shape (the queue in PostgreSQL); None: SQLite in queue_dir.
+    queue_url: str | None = field(default=None, repr=False)
     mcp_token: str | None = field(default=None, repr=False)
     workspace: tuple[Path, ...] = ()
     # Host names clients use to reach an HTTP server bound to a non-loopback address.
@@ -109,6 +113,7 @@ class Settings:
             ),
             max_workers=int(_number(env, "IMAGEGEN_MAX_WORKERS", 2, minimum=1, maximum=64, integer=True)),
             orphan_timeout_s=_number(env, "IMAGEGEN_ORPHAN_TIMEOUT_S", 1800, minimum=5, maximum=7 * 86400),
+            queue_url=_queue_url(env),
             mcp_token=env.get("IMAGEGEN_MCP_TOKEN", "").strip() or None,
             workspace=_path_list(env, "IMAGEGEN_WORKSPACE"),
             allowed_hosts=tuple(h.strip() for h in env.get("IMAGEGEN_ALLOWED_HOSTS", "").split(",") if h.strip()),
@@ -151,7 +156,8 @@ class Settings:
         """Values that must never appear in any output (see :func:`errors.redact`)."""
         keys = [self.provider_env.get(v, "") for v in SECRET_VARIABLES]
         stored = self.storage.secrets() if self.storage else ()
-        return tuple(s for s in (self.api_key, self.mcp_token, *keys, *stored) if s)
+        db_password = urlsplit(self.queue_url).password if self.queue_url else None
+        return tuple(s for s in (self.api_key, self.mcp_token, db_password, *keys, *stored) if s)
 
 
 def default_provider(provider_env: Mapping[str, str]) -> str:
@@ -205,6 +211,27 @@ def _provider_env(env: Mapping[str, str], file: Mapping[str, Any]) -> dict[str, 
         if value:
             found[variable] = value
     return found
+
+
+def _queue_url(env: Mapping[str, str]) -> str | None:
+    """``IMAGEGEN_QUEUE_URL``: a PostgreSQL URL (the team shape), or unset for SQLite."""
+    value = env.get("IMAGEGEN_QUEUE_URL", "").strip()
+    if not value:
+        return None
+    try:
+        parts = urlsplit(value)
+        ok = parts.scheme.lower() in ("postgresql", "postgres") and bool(parts.hostname or parts.query or parts.path)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        ok = False
+    if not ok:
+        shown = re.sub(r"://[^@/]*@", "://…@", value)  # never echo a password
+        raise ConfigError(
+            f"IMAGEGEN_QUEUE_URL={shown!r} is not a PostgreSQL URL",
+            "set IMAGEGEN_QUEUE_URL=postgresql://user:password@host:5432/database, or unset it to use the "
+            "SQLite queue in IMAGEGEN_QUEUE_DIR",
+        )
+    return value
 
 
 def _check_url(provider_env: Mapping[str, str], variable: str) -> None:

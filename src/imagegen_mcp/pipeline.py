@@ -27,6 +27,7 @@ from imagegen_mcp.providers.base import Call, ProgressFn, Provider, ProviderRequ
 from imagegen_mcp.providers.http import SharedClient
 from imagegen_mcp.providers.registry import Providers
 from imagegen_mcp.queue.health import Health
+from imagegen_mcp.queue.store import make_health
 from imagegen_mcp.routing import OPT_IN_ONLY, Chain, Preferences, Router
 from imagegen_mcp.storage import local as store
 from imagegen_mcp.storage import recovery
@@ -72,7 +73,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     """Build the router over lazily-built providers (each imported on first use); close them on exit."""
     http = SharedClient(settings.request_timeout_s)
     providers = Providers(settings, http, settings.provider_order)
-    health = Health(settings.queue_dir, settings.cooldown_s)
+    health = make_health(settings)
     preferences = Preferences(settings.preferred, settings.blocked, settings.weights)
     router = Router(
         providers, http, order=settings.provider_order, default=settings.provider, preferences=preferences,

@@ -16,7 +16,7 @@ from imagegen_mcp.surface.server import build_server
 async def main():
     async with Client(build_server(Settings.from_env())) as client:
         await client.list_tools()
-    loaded = [m for m in sys.modules if m.startswith(("imagegen_mcp.providers.", "tenacity", "PIL"))]
+    loaded = [m for m in sys.modules if m.startswith(("imagegen_mcp.providers.", "tenacity", "PIL", "psycopg"))]
     print(json.dumps(sorted(loaded)))
 
 anyio.run(main)

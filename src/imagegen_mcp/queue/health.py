@@ -67,11 +67,11 @@ class Health:
             db = self._open(create=True)
             if db is None:
                 old = self._memory.get(name, HealthState(0, None))
-                self._memory[name] = _after_failure(old, now, self.cooldown_s)
+                self._memory[name] = after_failure(old, now, self.cooldown_s)
                 return
             with db:
                 row = db.execute("SELECT failures, cooldown_until FROM health WHERE provider = ?", (name,)).fetchone()
-                new = _after_failure(HealthState(int(row[0]), row[1]) if row else HealthState(0, None), now,
+                new = after_failure(HealthState(int(row[0]), row[1]) if row else HealthState(0, None), now,
                                      self.cooldown_s)  # fmt: skip
                 db.execute(
                     "INSERT INTO health (provider, failures, cooldown_until) VALUES (?, ?, ?) "
@@ -118,7 +118,7 @@ class Health:
         return db
 
 
-def _after_failure(old: HealthState, now: float, cooldown_s: float) -> HealthState:
+def after_failure(old: HealthState, now: float, cooldown_s: float) -> HealthState:
     if old.cooling(now):
         return old
     failures = 1 if old.cooldown_until is not None else old.failures + 1  # a cool-down that ended starts over

@@ -31,6 +31,7 @@ from imagegen_mcp.config import Settings
 from imagegen_mcp.errors import RequestError
 from imagegen_mcp.models import GenerateOptions, GenerateRequest, Hint, SavedImage, problems
 from imagegen_mcp.pipeline import LintOptions, Services, generate
+from imagegen_mcp.queue.jobs import Job, NewJob, new_id
 from imagegen_mcp.queue.models import (
     MAX_COUNT,
     MAX_REQUEST_ID,
@@ -41,7 +42,9 @@ from imagegen_mcp.queue.models import (
     QueueStatusResult,
     QueueTotals,
 )
-from imagegen_mcp.queue.sqlite import Job, JobQueue, NewJob, iso, new_id, request_id_conflict, write_json_atomic
+from imagegen_mcp.queue.receipts import iso, write_json_atomic
+from imagegen_mcp.queue.sqlstore import request_id_conflict
+from imagegen_mcp.queue.store import JobStore
 from imagegen_mcp.storage import local as store
 from imagegen_mcp.storage.objects import publish
 
@@ -137,7 +140,7 @@ class _Plan:
     manifest: Path
 
 
-async def enqueue(services: Services, queue: JobQueue, req: EnqueueRequest) -> EnqueueResult:
+async def enqueue(services: Services, queue: JobStore, req: EnqueueRequest) -> EnqueueResult:
     """Validate ``req`` completely, store its jobs in one transaction, write the manifest."""
     settings = services.settings
     planned = await anyio.to_thread.run_sync(_plan, settings, queue, req)
@@ -162,7 +165,7 @@ async def validate(services: Services, req: EnqueueRequest, first_target: str) -
     return dry.hints
 
 
-def _plan(settings: Settings, queue: JobQueue, req: EnqueueRequest) -> _Plan | EnqueueResult:
+def _plan(settings: Settings, queue: JobStore, req: EnqueueRequest) -> _Plan | EnqueueResult:
     sha = canonical_sha(req.payload())
     if req.request_id is not None:
         found = queue.find_request(req.request_id)
@@ -182,7 +185,7 @@ def _plan(settings: Settings, queue: JobQueue, req: EnqueueRequest) -> _Plan | E
     return _Plan(sha, out_dir, prefix, targets, out_dir / f"{prefix}-manifest.json")
 
 
-def _store(settings: Settings, queue: JobQueue, req: EnqueueRequest, plan: _Plan, hints: list[Hint]) -> EnqueueResult:
+def _store(settings: Settings, queue: JobStore, req: EnqueueRequest, plan: _Plan, hints: list[Hint]) -> EnqueueResult:
     if not req.overwrite:
         _refuse_taken(settings.output_dir.resolve(), plan.targets, plan.manifest)
     lint = {k: getattr(req, k) for k in LINT_KEYS}
@@ -227,7 +230,7 @@ def _refuse_taken(root: Path, targets: list[str], manifest: Path) -> None:
 
 
 def _existing(
-    settings: Settings, queue: JobQueue, request_id: str, payload: dict[str, Any], info: dict[str, Any]
+    settings: Settings, queue: JobStore, request_id: str, payload: dict[str, Any], info: dict[str, Any]
 ) -> EnqueueResult:
     jobs = queue.for_request(request_id)
     manifest = Path(info["manifest"])
@@ -316,7 +319,7 @@ def request_from_manifest(path: Path, **overrides: Any) -> EnqueueRequest:
 
 def status(
     settings: Settings,
-    queue: JobQueue,
+    queue: JobStore,
     *,
     job_ids: list[str] | None = None,
     request_id: str | None = None,

@@ -44,8 +44,9 @@ from imagegen_mcp.fixes import fix_for
 from imagegen_mcp.models import GenerateRequest, dump, problems
 from imagegen_mcp.pipeline import LintOptions, Services, generate
 from imagegen_mcp.queue import files as jobfiles
+from imagegen_mcp.queue.jobs import Job, make_owner
 from imagegen_mcp.queue.rows import CORRUPT_CODE, corrupt_error
-from imagegen_mcp.queue.sqlite import Job, JobQueue, make_owner
+from imagegen_mcp.queue.store import JobStore
 from imagegen_mcp.storage import recovery
 from imagegen_mcp.storage.objects import publish
 
@@ -153,7 +154,7 @@ class Worker:
     def __init__(
         self,
         services: Services,
-        queue: JobQueue,
+        queue: JobStore,
         *,
         concurrency: int = 2,
         max_jobs: int | None = None,

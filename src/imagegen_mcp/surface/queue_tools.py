@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
+import anyio.from_thread
 import anyio.to_thread
 from mcp.server import ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
@@ -49,8 +51,9 @@ from imagegen_mcp.imaging import previews
 from imagegen_mcp.models import ReturnImage
 from imagegen_mcp.pipeline import Services, open_services
 from imagegen_mcp.queue import ops as queue_ops
+from imagegen_mcp.queue.jobs import Job
 from imagegen_mcp.queue.models import MAX_COUNT, MAX_REQUEST_ID, EnqueueResult, QueueStatusResult
-from imagegen_mcp.queue.sqlite import DB_NAME, Job, JobQueue
+from imagegen_mcp.queue.store import JobStore, is_postgres, make_store, store_exists
 from imagegen_mcp.queue.worker import Notifier, QueueTrouble, Worker, queue_settings
 from imagegen_mcp.storage import local as store
 from imagegen_mcp.storage.reading import read_regular
@@ -84,16 +87,16 @@ class QueueRuntime:
         self.wake = Notifier()
         self.worker: Worker | None = None
         self.subscribers: dict[str, list[Any]] = {}
-        self._queue: JobQueue | None = None
+        self._queue: JobStore | None = None
         self._open_lock = anyio.Lock()
         self._leader = anyio.Lock()
+        self._lifespans = 0
 
-    async def queue(self) -> JobQueue:
+    async def queue(self) -> JobStore:
         """The store, opened (and created, on first use) by the first queue tool that needs it."""
         async with self._open_lock:
             if self._queue is None:
-                store = JobQueue(self.settings.queue_dir, orphan_timeout_s=self.settings.orphan_timeout_s)
-                self._queue = await anyio.to_thread.run_sync(store.open)
+                self._queue = await anyio.to_thread.run_sync(make_store(self.settings).open)
             return self._queue
 
     @asynccontextmanager
@@ -102,10 +105,45 @@ class QueueRuntime:
         async with anyio.create_task_group() as tg:
             if self.run_worker:
                 tg.start_soon(self._worker_slot)
+            if is_postgres(self.settings.queue_url):
+                tg.start_soon(self._listen)
+            self._lifespans += 1
             try:
                 yield self
             finally:
                 tg.cancel_scope.cancel()
+                self._lifespans -= 1
+        if self._lifespans == 0:
+            await self._close()
+
+    async def _close(self) -> None:
+        """The last lifespan ended: close the store (a later one opens it again)."""
+        async with self._open_lock:
+            queue, self._queue = self._queue, None
+        if queue is not None:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(queue.close)
+
+    async def _listen(self) -> None:
+        """Hear every replica's job changes (PostgreSQL NOTIFY): wake the worker and long-polls, tell
+        subscribers, and stop a job this process runs when it is cancelled elsewhere."""
+        await anyio.sleep(WORKER_START_DELAY_S)
+        queue = await self._wait_for_queue()
+        stop = threading.Event()
+
+        def heard(kind: str, job_ids: list[str]) -> None:
+            anyio.from_thread.run(self._heard, kind, job_ids)
+
+        try:
+            await anyio.to_thread.run_sync(queue.listen, heard, stop, abandon_on_cancel=True)
+        finally:
+            stop.set()
+
+    async def _heard(self, kind: str, job_ids: list[str]) -> None:
+        if kind != "started":  # a start changes no one's wait, and must not set every worker polling
+            self.wake.notify()
+        for job_id in job_ids:
+            await self.publish(job_uri(job_id))
 
     async def _worker_slot(self) -> None:
         # Let the host's first requests (initialize, tools/list) be answered before the worker opens
@@ -127,17 +165,16 @@ class QueueRuntime:
                     self.worker = None
                 await anyio.sleep(WORKER_RESTART_S)
 
-    async def _wait_for_queue(self) -> JobQueue:
+    async def _wait_for_queue(self) -> JobStore:
         """The store, once there is one. The worker never creates the database: a server that is only
         asked for generate_image leaves no queue behind. It starts when enqueue_images creates the
         queue (a wake-up), or when another process did (the file appears); a queue that cannot be
         opened (damaged, read-only) is tried again with a growing pause, and said once."""
         trouble = QueueTrouble(cap_s=QUEUE_RETRY_CAP_S)
-        db = self.settings.queue_dir / DB_NAME
         while True:
             seen = self.wake.generation
             delay = QUEUE_LOOK_S
-            if self._queue is not None or await anyio.to_thread.run_sync(db.exists):
+            if self._queue is not None or await anyio.to_thread.run_sync(store_exists, self.settings):
                 try:
                     return await self.queue()
                 except ImagegenError as exc:
@@ -147,7 +184,12 @@ class QueueRuntime:
     async def on_event(self, kind: str, job: Job) -> None:
         """A job changed state: wake long-polls and tell subscribers."""
         self.wake.notify()
-        uri = job_uri(job.job_id)
+        if self._queue is not None and self._queue.broadcasts:
+            return  # every replica, this one included, hears it through the store (_listen)
+        await self.publish(job_uri(job.job_id))
+
+    async def publish(self, uri: str) -> None:
+        """``notifications/resources/updated`` for ``uri`` to every subscriber of this process."""
         if self.bus is not None:
             await self.bus.publish(ResourceUpdated(uri=uri))
         for session in list(self.subscribers.get(uri, ())):
@@ -173,7 +215,7 @@ def register_queue_tools(mcp: MCPServer[Any], settings: Settings, bus: Subscript
     def refuse(exc: ImagegenError) -> ToolError:
         return ToolError(redact(str(exc), settings.secrets()))
 
-    async def open_queue() -> JobQueue:
+    async def open_queue() -> JobStore:
         try:
             return await runtime.queue()
         except ImagegenError as exc:
@@ -318,7 +360,7 @@ def register_queue_tools(mcp: MCPServer[Any], settings: Settings, bus: Subscript
     return runtime
 
 
-async def wait_for(runtime: QueueRuntime, queue: JobQueue, ids: list[str], wait_s: float, ctx: Ctx) -> None:
+async def wait_for(runtime: QueueRuntime, queue: JobStore, ids: list[str], wait_s: float, ctx: Ctx) -> None:
     """Return when every job in ``ids`` has finished or ``wait_s`` passed; report progress meanwhile."""
     started = time.monotonic()
     total = len(ids)

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 from imagegen_mcp.providers.registry import NAMES
 
 if TYPE_CHECKING:
-    from imagegen_mcp.queue.sqlite import Job, JobQueue
+    from imagegen_mcp.queue.jobs import Job
+    from imagegen_mcp.queue.store import JobStore
     from imagegen_mcp.queue.worker import WorkerStats
 
 
@@ -71,12 +72,12 @@ def add_parsers(sub: Any) -> None:
     st.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
-def _open() -> tuple[Any, JobQueue]:
+def _open() -> tuple[Any, JobStore]:
     from imagegen_mcp.config import Settings
-    from imagegen_mcp.queue.sqlite import JobQueue
+    from imagegen_mcp.queue.store import make_store
 
     settings = Settings.from_env()
-    return settings, JobQueue(settings.queue_dir, orphan_timeout_s=settings.orphan_timeout_s).open()
+    return settings, make_store(settings).open()
 
 
 def _fail(exc: Exception, settings: Any = None) -> int:
@@ -134,7 +135,7 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
     return 0
 
 
-async def enqueue_with_services(settings: Any, queue: JobQueue, req: Any) -> Any:
+async def enqueue_with_services(settings: Any, queue: JobStore, req: Any) -> Any:
     from imagegen_mcp.pipeline import open_services
     from imagegen_mcp.queue.ops import enqueue
 
@@ -238,7 +239,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 class Progress:
     """A one-line bar on a terminal; plain lines (one per finished job) otherwise."""
 
-    def __init__(self, queue: JobQueue, out: TextIO) -> None:
+    def __init__(self, queue: JobStore, out: TextIO) -> None:
         self.queue = queue
         self.out = out
         self.tty = out.isatty()

@@ -19,6 +19,7 @@ from imagegen_mcp.models import (
     Surface,
     VariationStrength,
 )
+from imagegen_mcp.surface.styles import StyleArg
 
 Prompt = Annotated[str, Field(min_length=1, max_length=32000, description="What to draw; quote any text to render")]
 Model = Annotated[str | None, Field(description="Model id")]
@@ -62,3 +63,5 @@ MustKeep = Annotated[
 ]
 LockPalette = Annotated[bool | None, Field(description="Keep baseline colours (default true)")]
 LockComposition = Annotated[bool | None, Field(description="Keep baseline framing (default true)")]
+
+Style = StyleArg  # the look presets (surface/styles.py), for every tool that makes an image

@@ -57,7 +57,7 @@ from imagegen_mcp.queue.store import JobStore, is_postgres, make_store, store_ex
 from imagegen_mcp.queue.worker import Notifier, QueueTrouble, Worker, queue_settings
 from imagegen_mcp.storage import local as store
 from imagegen_mcp.storage.reading import read_regular
-from imagegen_mcp.surface import params
+from imagegen_mcp.surface import params, styles
 
 log = logging.getLogger("imagegen_mcp.queue")
 
@@ -235,6 +235,7 @@ def register_queue_tools(mcp: MCPServer[Any], settings: Settings, bus: Subscript
     async def enqueue_images(
         ctx: Ctx,
         prompt: params.Prompt,
+        style: params.Style = None,
         count: Annotated[int, Field(ge=1, le=MAX_COUNT, description="Images: one job each, each billed")] = 1,
         request_id: Annotated[
             str | None,
@@ -276,7 +277,8 @@ def register_queue_tools(mcp: MCPServer[Any], settings: Settings, bus: Subscript
         queue = await open_queue()
         try:
             req = queue_ops.parse_request(
-                prompt=prompt, count=count, request_id=request_id, out_dir=out_dir, prefix=prefix, model=model,
+                prompt=styles.apply(prompt, style), count=count, request_id=request_id, out_dir=out_dir,
+                prefix=prefix, model=model,
                 start_index=start_index, variant_notes=variant_notes or [],
                 image_size=image_size, aspect_ratio=aspect_ratio, surface=surface, provider=provider,
                 provider_preferences=provider_preferences, overwrite=overwrite, clarify_hints=clarify_hints,

@@ -47,10 +47,11 @@ from imagegen_mcp.pipeline import LintOptions, Services, generate, open_services
 from imagegen_mcp.storage import local as store
 from imagegen_mcp.storage.objects import fetch
 from imagegen_mcp.storage.reading import read_regular
-from imagegen_mcp.surface import params
+from imagegen_mcp.surface import params, styles
 from imagegen_mcp.surface.boundary import ImagegenServer
 from imagegen_mcp.surface.preflight import run_preflight
 from imagegen_mcp.surface.queue_tools import register_queue_tools
+from imagegen_mcp.surface.templates import register_templates
 
 log = logging.getLogger("imagegen_mcp")
 
@@ -111,6 +112,7 @@ def build_server(settings: Settings | None = None, *, on_closed: Callable[[], No
     )
     mcp.secrets = settings.secrets()
     register(mcp, settings)
+    register_templates(mcp)  # prompts/list: portrait, product, landscape, concept, scene, ecommerce
     queue = register_queue_tools(mcp, settings, bus)  # enqueue_images, queue_status, imagegen://jobs/{id}
     return mcp
 
@@ -209,6 +211,7 @@ def register(mcp: ImagegenServer, settings: Settings) -> None:
     async def generate_image(
         ctx: Ctx,
         prompt: params.Prompt,
+        style: params.Style = None,
         model: params.Model = None,
         image_size: params.Size = None,
         aspect_ratio: params.Aspect = None,
@@ -243,7 +246,7 @@ def register(mcp: ImagegenServer, settings: Settings) -> None:
         services: Services = ctx.request_context.lifespan_context
         try:
             request = GenerateRequest(
-                prompt=prompt, model=model, image_size=image_size, aspect_ratio=aspect_ratio, n=n,
+                prompt=styles.apply(prompt, style), model=model, image_size=image_size, aspect_ratio=aspect_ratio, n=n,
                 out=out, overwrite=overwrite, surface=surface, provider=provider,
                 provider_preferences=provider_preferences,
                 baseline_image=baseline_image, baseline_source_kind=baseline_source_kind,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 ImageSize = Literal["low", "medium", "high"]
 VariationStrength = Literal["low", "medium", "high"]
@@ -20,6 +20,17 @@ AspectRatio = Literal[
     "1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9", "9:21",
     "1:2", "2:1", "1:4", "4:1", "1:8", "8:1", "9:19.5", "19.5:9", "9:20", "20:9",
 ]  # fmt: skip
+
+# The operation a request performs: generate, an edit_image mode, or upscale (providers/base.py re-exports it).
+Operation = Literal[
+    "generate", "edit", "inpaint", "outpaint", "erase", "style_transfer", "variation", "remove_background", "upscale"
+]  # fmt: skip
+EditMode = Literal["edit", "inpaint", "outpaint", "erase", "style_transfer", "variation", "remove_background"]
+UpscaleMode = Literal["fast", "conservative", "creative"]
+Consistency = Literal["strict", "balanced", "loose"]
+Background = Literal["auto", "transparent", "opaque"]
+OutputFormat = Literal["png", "jpeg", "webp"]
+MAX_REFERENCES = 8
 
 # providers/registry.py, in order
 ProviderName = Literal["openrouter", "openai", "compatible", "bfl", "fal", "local", "placeholder"]
@@ -49,12 +60,26 @@ class ProviderPreferences(BaseModel):
     blocked: list[ProviderName] = Field(default_factory=list, max_length=16, description="Never use these")
 
 
+# ``expand`` of outpaint: pixels to add per side (any subset). No docstring: it would be the schema's description.
+class ExpandArg(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    left: int = Field(default=0, ge=0)
+    right: int = Field(default=0, ge=0)
+    up: int = Field(default=0, ge=0)
+    down: int = Field(default=0, ge=0)
+
+
 class GenerateOptions(BaseModel):
-    """Generation options shared by ``generate_image``, the CLI and queued jobs."""
+    """Options of every operation (generate, the edit modes, upscale), shared by the tools, the CLI and queued jobs.
+
+    ``prompt`` may be empty only where the operation does without one (see :mod:`imagegen_mcp.operations`).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    prompt: str = Field(min_length=1, max_length=32000)
+    operation: Operation = "generate"
+    prompt: str = Field(default="", max_length=32000)
     model: str | None = Field(default=None, min_length=3, max_length=200)
     image_size: ImageSize | None = None
     aspect_ratio: AspectRatio | None = None
@@ -70,6 +95,24 @@ class GenerateOptions(BaseModel):
     must_keep: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(default_factory=list, max_length=20)
     lock_palette: bool | None = None
     lock_composition: bool | None = None
+    # Every operation (imaging/inputs.py rails for each input image; operations.py checks which apply where).
+    negative_prompt: str | None = Field(default=None, max_length=4000)
+    seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
+    background: Background | None = None
+    output_format: OutputFormat | None = None
+    references: list[Annotated[str, Field(min_length=1, max_length=4096)]] = Field(
+        default_factory=list, max_length=MAX_REFERENCES
+    )
+    consistency: Consistency | None = None
+    # Edits and upscales.
+    image: str | None = Field(default=None, max_length=4096)
+    mask: str | None = Field(default=None, max_length=4096)
+    mask_box: list[float] | None = Field(default=None, min_length=4, max_length=4)
+    expand: ExpandArg | None = None
+    style_image: str | None = Field(default=None, max_length=4096)
+    strength: float | None = Field(default=None, ge=0, le=1)
+    scale: Literal[2, 4] | None = None
+    upscale_mode: UpscaleMode | None = None
 
 
 class GenerateRequest(GenerateOptions):
@@ -93,6 +136,10 @@ class ResolvedRequest(BaseModel):
     out: str | None
     overwrite: bool
     chain: list[str] = Field(default_factory=list, description="provider:model in the order they would be tried")
+    operation: Operation = "generate"
+    input_size: list[int] | None = None  # [width, height] of the image as it would be sent
+    output_size: list[int] | None = None  # expected [width, height], where it follows from the input
+    expand: dict[str, int] | None = None  # outpaint: pixels added per side
     prompt_sent: str | None = Field(default=None, description="The prompt with edit rails, as it would be sent")
 
 
@@ -154,6 +201,16 @@ class GenerateResult(BaseModel):
     baseline_source_kind: BaselineSourceKind | None = None
     baseline_resolution_policy: str | None = None
     rails_applied: list[str] = Field(default_factory=list)
+    # A dry run of inpaint/erase: the image with the area to change tinted (shown, never in structured content).
+    _mask_preview: bytes | None = PrivateAttr(default=None)
+
+    @property
+    def mask_preview(self) -> bytes | None:
+        return self._mask_preview
+
+    @mask_preview.setter
+    def mask_preview(self, png: bytes | None) -> None:
+        self._mask_preview = png
 
 
 class PreflightCheck(BaseModel):

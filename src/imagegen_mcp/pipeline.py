@@ -1,13 +1,14 @@
-"""The one generate path: lint → rails → provider → image store → result.
+"""The one path of every operation: input rails → lint → edit rails → route → provider → image store → result.
 
-The ``generate_image`` tool, the CLI and the queue worker all call :func:`generate`; none of them
-re-implements a step. Everything the pipeline needs lives in :class:`Services`, built once per
-process (the server's lifespan, or the CLI's ``async with``).
+``generate_image``, ``edit_image``, ``upscale_image``, the CLI and the queue worker all call
+:func:`generate` (whatever ``request.operation`` is: generate, an edit mode, upscale); none of them
+re-implements a step. Inputs are checked and prepared by :mod:`imagegen_mcp.operations`. Everything
+the pipeline needs lives in :class:`Services`, built once per process (the server's lifespan, or the
+CLI's ``async with``).
 """
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
@@ -17,11 +18,11 @@ from pathlib import Path
 import anyio
 import anyio.to_thread
 
+from imagegen_mcp import operations
 from imagegen_mcp.config import Settings
 from imagegen_mcp.errors import RequestError, StorageError, UnsavedImagesError, first_error
-from imagegen_mcp.imaging import codec
-from imagegen_mcp.imaging.inputs import Baseline, resolve_baseline
-from imagegen_mcp.lint.rails import Rails, apply_rails
+from imagegen_mcp.imaging import codec, masks
+from imagegen_mcp.lint.rails import Rails
 from imagegen_mcp.models import AttemptRecord, GenerateRequest, GenerateResult, Hint, ResolvedRequest, SavedImage
 from imagegen_mcp.providers.base import Call, ProgressFn, Provider, ProviderRequest, ProviderResult, monotonic
 from imagegen_mcp.providers.http import SharedClient
@@ -90,16 +91,23 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             health.close()
 
 
-def resolve(settings: Settings, request: GenerateRequest, chain: Chain) -> ResolvedRequest:
+def resolve(
+    settings: Settings, request: GenerateRequest, chain: Chain, inputs: operations.Inputs | None = None
+) -> ResolvedRequest:
     """The request as it would be sent: the chain's first provider and model, and where files go."""
     provider, model = chain.links[0]
+    inputs = inputs or operations.Inputs(aspect_ratio=request.aspect_ratio)
     return ResolvedRequest(
         prompt=request.prompt,
         model=model,
         provider=provider.capabilities.name,
         chain=chain.describe(),
+        operation=request.operation,
+        input_size=list(inputs.input_size) if inputs.input_size else None,
+        output_size=list(inputs.output_size) if inputs.output_size else None,
+        expand=inputs.options.get("expand"),
         image_size=request.image_size,
-        aspect_ratio=request.aspect_ratio,
+        aspect_ratio=inputs.aspect_ratio,
         n=request.n,
         surface=request.surface,
         out_dir=str(settings.output_dir),
@@ -165,24 +173,36 @@ async def generate(
     # Everything that would only fail after the provider billed (the path, its names, the output directory,
     # free space) is refused first, before inputs are read or a provider is asked anything.
     store.check_target(settings.output_dir, request.out, min_free_bytes=settings.min_free_bytes)
-    baseline = await _load_baseline(services, request)
+    inputs = await operations.prepare(services, request)
+    baseline = inputs.baseline
+    has_image = baseline is not None
     rails = Rails(request.variation_strength, tuple(request.must_keep), request.lock_palette, request.lock_composition)
-    prompt_sent, rails_applied = apply_rails(request.prompt, rails, has_baseline=baseline is not None)
+    prompt_sent, rails_applied = operations.edit_rails(request, rails) if has_image else (request.prompt, [])
     provider_request = ProviderRequest(
         prompt=prompt_sent,
         model=request.model or settings.model,
+        operation=request.operation,
         image_size=request.image_size,
-        aspect_ratio=request.aspect_ratio,
+        aspect_ratio=inputs.aspect_ratio,
         n=request.n,
         surface=request.surface,
-        input_images=(baseline.url,) if baseline else (),
+        negative_prompt=request.negative_prompt,
+        seed=request.seed,
+        background=request.background,
+        output_format=request.output_format,
+        input_images=inputs.images,
+        mask=inputs.mask,
+        options=inputs.options,
     )
     preferences = _preferences(request)
     chain = await services.router.chain(
         provider_request, pinned=request.provider, model=request.model, preferences=preferences
     )
-    resolved = resolve(settings, request, chain)
-    hints, edit_intent = lint_hints(resolved, lint_options, has_baseline=baseline is not None)
+    resolved = resolve(settings, request, chain, inputs)
+    hints: list[Hint] = []
+    edit_intent = False
+    if request.prompt.strip() or request.operation == "generate":  # optional prompts left empty: nothing to lint
+        hints, edit_intent = lint_hints(resolved, lint_options, has_baseline=has_image)
     diagnostics = {
         "edit_intent_detected": edit_intent,
         "baseline_applied": baseline is not None,
@@ -192,15 +212,19 @@ async def generate(
         "rails_applied": rails_applied,
     }
     if dry_run:
-        return GenerateResult(
+        dry = GenerateResult(
             model=resolved.model,
             provider=resolved.provider,
+            operation=request.operation,
             elapsed_s=round(time.monotonic() - started, 3),
             hints=hints,
             dry_run=True,
             request=resolved.model_copy(update={"prompt_sent": prompt_sent}),
             **diagnostics,
         )
+        if inputs.image is not None and inputs.mask_png is not None:
+            dry.mask_preview = await anyio.to_thread.run_sync(masks.mask_preview, inputs.image, inputs.mask_png)
+        return dry
     call = Call(progress)
     outcome = await _with_heartbeat(
         services.router.run(provider_request, call, chain), progress, settings.progress_interval_s, resolved.model
@@ -218,6 +242,7 @@ async def generate(
         images=saved,
         model=outcome.model,
         provider=outcome.provider,
+        operation=request.operation,
         upstream_provider=outcome.upstream.get("provider"),
         generation_id=outcome.generation_id,
         cost_usd=call.cost_usd,
@@ -235,24 +260,6 @@ def _preferences(request: GenerateRequest) -> Preferences | None:
     if prefs is None:
         return None
     return Preferences(tuple(prefs.preferred), frozenset(prefs.blocked), {str(k): v for k, v in prefs.weights.items()})
-
-
-async def _load_baseline(services: Services, request: GenerateRequest) -> Baseline | None:
-    """The baseline after its safety rails (blocking file I/O, so in a thread); None without one."""
-    settings = services.settings
-    if not request.baseline_image:
-        return None
-    return await anyio.to_thread.run_sync(
-        functools.partial(
-            resolve_baseline,
-            request.baseline_image,
-            output_dir=settings.output_dir,
-            roots=list(settings.workspace),
-            max_mb=settings.max_baseline_mb,
-            confirm_external_upload=request.confirm_external_upload,
-            registry=services.registry,
-        )
-    )
 
 
 async def _with_heartbeat(

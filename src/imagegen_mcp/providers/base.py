@@ -47,10 +47,8 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from imagegen_mcp.errors import ImagegenError
 from imagegen_mcp.models import AspectRatio, ImageSize, PreflightCheck, Surface
+from imagegen_mcp.models import Operation as Operation  # defined with the request models; re-exported here
 
-Operation = Literal[
-    "generate", "edit", "inpaint", "outpaint", "erase", "style_transfer", "variation", "remove_background", "upscale"
-]
 OPERATIONS: tuple[Operation, ...] = (
     "generate", "edit", "inpaint", "outpaint", "erase", "style_transfer", "variation", "remove_background", "upscale"
 )  # fmt: skip

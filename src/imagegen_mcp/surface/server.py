@@ -49,6 +49,7 @@ from imagegen_mcp.storage.objects import fetch
 from imagegen_mcp.storage.reading import read_regular
 from imagegen_mcp.surface import params, styles
 from imagegen_mcp.surface.boundary import ImagegenServer
+from imagegen_mcp.surface.edit_tools import register_edit_tools
 from imagegen_mcp.surface.preflight import run_preflight
 from imagegen_mcp.surface.queue_tools import register_queue_tools
 from imagegen_mcp.surface.templates import register_templates
@@ -113,6 +114,7 @@ def build_server(settings: Settings | None = None, *, on_closed: Callable[[], No
     mcp.secrets = settings.secrets()
     register(mcp, settings)
     register_templates(mcp)  # prompts/list: portrait, product, landscape, concept, scene, ecommerce
+    register_edit_tools(mcp)  # edit_image, upscale_image
     queue = register_queue_tools(mcp, settings, bus)  # enqueue_images, queue_status, imagegen://jobs/{id}
     return mcp
 

@@ -1,0 +1,169 @@
+"""``edit_image`` and ``upscale_image``: thin tools over the one pipeline.
+
+Each builds one :class:`~imagegen_mcp.models.GenerateRequest` whose ``operation`` is the edit mode
+(or ``upscale``) and hands it to :func:`imagegen_mcp.pipeline.generate`, which checks and prepares the
+inputs (:mod:`imagegen_mcp.operations`), routes, saves and records. The result is the same shape as
+``generate_image``'s (preview, a resource link per file, cost, attempts), its ``operation`` the mode
+performed. A dry run shows the provider chain and the prepared sizes, and for inpaint/erase a
+preview of the mask: the image with the area to change tinted red.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated, Any, Literal
+
+import anyio.to_thread
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import Annotations, CallToolResult, ContentBlock, ImageContent, TextContent, ToolAnnotations
+from pydantic import Field, ValidationError
+
+from imagegen_mcp.errors import ImagegenError, redact
+from imagegen_mcp.models import (
+    EditMode,
+    ExpandArg,
+    GenerateRequest,
+    GenerateResult,
+    UpscaleMode,
+    dump,
+    problems,
+)
+from imagegen_mcp.pipeline import LintOptions, Services, generate
+from imagegen_mcp.surface import params
+from imagegen_mcp.surface.boundary import ImagegenServer
+
+Ctx = Context[Services, Any]
+
+EDIT_DESCRIPTION = """\
+Edit an image; returns a preview and the saved files. Modes: edit (prompt = instruction), inpaint \
+(mask or mask_box + prompt for the area), outpaint (expand or aspect_ratio), erase (mask or mask_box), \
+style_transfer (style_image), variation, remove_background. Costs money unless dry_run."""
+
+UPSCALE_DESCRIPTION = """\
+Upscale an image 2x or 4x; returns a preview and the saved file. mode: fast, conservative, or \
+creative (needs prompt). Costs money unless dry_run."""
+
+ANNOTATIONS = {"read_only_hint": False, "destructive_hint": False, "idempotent_hint": False, "open_world_hint": True}
+
+
+def register_edit_tools(mcp: ImagegenServer) -> None:
+    @mcp.tool(
+        title="Edit image",
+        description=EDIT_DESCRIPTION,
+        annotations=ToolAnnotations(title="Edit image", **ANNOTATIONS),
+    )
+    async def edit_image(
+        ctx: Ctx,
+        image: params.ImageRef,
+        mode: EditMode = "edit",
+        prompt: Annotated[str, Field(max_length=32000, description="Instruction, or what fills the area")] = "",
+        mask: Annotated[str | None, Field(max_length=4096, description="Image-sized mask: white = change")] = None,
+        mask_box: Annotated[
+            list[float] | None, Field(min_length=4, max_length=4, description="[x0,y0,x1,y1] in 0-1 fractions")
+        ] = None,
+        expand: Annotated[ExpandArg | None, Field(description="Pixels to add per side (outpaint)")] = None,
+        aspect_ratio: Annotated[params.Aspect, Field(description="Outpaint to this shape, e.g. 16:9")] = None,
+        style_image: params.OptionalImageRef = None,
+        references: params.References = None,
+        consistency: params.ConsistencyArg = None,
+        strength: Annotated[float | None, Field(ge=0, le=1, description="0 = keep, 1 = free")] = None,
+        negative_prompt: params.NegativePrompt = None,
+        seed: params.Seed = None,
+        n: Annotated[int, Field(ge=1, le=4)] = 1,
+        model: params.Model = None,
+        provider: params.ProviderArg = None,
+        provider_preferences: params.Preferences = None,
+        out: params.Out = None,
+        overwrite: params.Overwrite = False,
+        return_image: params.ReturnImageArg = "preview",
+        dry_run: params.DryRun = False,
+        confirm_external_upload: params.ConfirmUpload = False,
+        must_keep: params.MustKeep | None = None,
+        clarify_hints: params.ClarifyHints = True,
+        strict_clarify: params.StrictClarify = False,
+    ) -> Annotated[CallToolResult, GenerateResult]:
+        fields = dict(
+            operation=mode, image=image, prompt=prompt, mask=mask, mask_box=mask_box, expand=expand,
+            aspect_ratio=aspect_ratio, style_image=style_image, references=references or [], consistency=consistency,
+            strength=strength, negative_prompt=negative_prompt, seed=seed, n=n, model=model, provider=provider,
+            provider_preferences=provider_preferences, out=out, overwrite=overwrite,
+            confirm_external_upload=confirm_external_upload, must_keep=must_keep or [],
+        )  # fmt: skip
+        lint = LintOptions(clarify_hints, strict_clarify, allow_no_baseline_on_edit_intent=True)
+        return await run_tool(ctx, fields, lint, dry_run=dry_run, return_image=return_image)
+
+    @mcp.tool(
+        title="Upscale image",
+        description=UPSCALE_DESCRIPTION,
+        annotations=ToolAnnotations(title="Upscale image", **ANNOTATIONS),
+    )
+    async def upscale_image(
+        ctx: Ctx,
+        image: params.ImageRef,
+        scale: Literal[2, 4] = 2,
+        mode: UpscaleMode = "fast",
+        prompt: Annotated[str, Field(max_length=32000, description="creative: what the picture shows")] = "",
+        seed: params.Seed = None,
+        model: params.Model = None,
+        provider: params.ProviderArg = None,
+        provider_preferences: params.Preferences = None,
+        out: params.Out = None,
+        overwrite: params.Overwrite = False,
+        return_image: params.ReturnImageArg = "preview",
+        dry_run: params.DryRun = False,
+        confirm_external_upload: params.ConfirmUpload = False,
+    ) -> Annotated[CallToolResult, GenerateResult]:
+        fields = dict(
+            operation="upscale", image=image, scale=scale, upscale_mode=mode, prompt=prompt, seed=seed, model=model,
+            provider=provider, provider_preferences=provider_preferences, out=out, overwrite=overwrite,
+            confirm_external_upload=confirm_external_upload,
+        )  # fmt: skip
+        lint = LintOptions(allow_no_baseline_on_edit_intent=True)
+        return await run_tool(ctx, fields, lint, dry_run=dry_run, return_image=return_image)
+
+
+async def run_tool(
+    ctx: Ctx, fields: dict[str, Any], lint: LintOptions, *, dry_run: bool, return_image: str
+) -> CallToolResult:
+    """Validate, run the pipeline, render: the body both tools share."""
+    from imagegen_mcp.surface.server import render, tool_error
+
+    services: Services = ctx.request_context.lifespan_context
+    try:
+        request = GenerateRequest(**fields)
+    except ValidationError as exc:
+        raise ToolError(redact(f"invalid arguments: {problems(exc)}", services.settings.secrets())) from None
+    try:
+        result = await generate(services, request, dry_run=dry_run, lint_options=lint, progress=ctx.report_progress)
+        with_preview = return_image == "preview"
+        content = await anyio.to_thread.run_sync(render, result, with_preview and bool(result.images))
+        if with_preview and result.mask_preview is not None:
+            content.append(await anyio.to_thread.run_sync(preview_block, result.mask_preview))
+    except ImagegenError as exc:
+        raise tool_error(exc, services.settings) from None
+    first = content[0]
+    if isinstance(first, TextContent):
+        content[0] = TextContent(type="text", text=f"{headline(result)}: {first.text}")
+    return CallToolResult(content=content, structured_content=dump(result))
+
+
+def headline(result: GenerateResult) -> str:
+    """``inpaint 1024x768 → 1024x768`` (dry runs show the prepared sizes), or just the operation."""
+    req = result.request
+    if req is not None and req.input_size and req.output_size:
+        (w, h), (ow, oh) = req.input_size, req.output_size
+        return f"{result.operation} {w}x{h} → {ow}x{oh}"
+    return result.operation
+
+
+def preview_block(png: bytes) -> ContentBlock:
+    from imagegen_mcp.imaging import previews
+
+    data = previews.preview(png)
+    return ImageContent(
+        type="image",
+        data=base64.b64encode(data).decode(),
+        mime_type="image/jpeg",
+        annotations=Annotations(audience=["user", "assistant"]),
+    )

@@ -60,16 +60,6 @@ class ProviderPreferences(BaseModel):
     blocked: list[ProviderName] = Field(default_factory=list, max_length=16, description="Never use these")
 
 
-# ``expand`` of outpaint: pixels to add per side (any subset). No docstring: it would be the schema's description.
-class ExpandArg(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    left: int = Field(default=0, ge=0)
-    right: int = Field(default=0, ge=0)
-    up: int = Field(default=0, ge=0)
-    down: int = Field(default=0, ge=0)
-
-
 class GenerateOptions(BaseModel):
     """Options of every operation (generate, the edit modes, upscale), shared by the tools, the CLI and queued jobs.
 
@@ -108,7 +98,7 @@ class GenerateOptions(BaseModel):
     image: str | None = Field(default=None, max_length=4096)
     mask: str | None = Field(default=None, max_length=4096)
     mask_box: list[float] | None = Field(default=None, min_length=4, max_length=4)
-    expand: ExpandArg | None = None
+    expand: dict[str, int] | None = None  # outpaint: pixels per side, checked by imaging.masks.checked_expand
     style_image: str | None = Field(default=None, max_length=4096)
     strength: float | None = Field(default=None, ge=0, le=1)
     scale: Literal[2, 4] | None = None

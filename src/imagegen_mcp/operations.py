@@ -186,7 +186,7 @@ async def _prepare_operation(request: GenerateOptions, inputs: Inputs, load: Loa
         inputs.mask = _data_url(inputs.mask_png)
     elif op == "outpaint":
         if request.expand is not None:
-            expand = masks.checked_expand(request.expand.model_dump())
+            expand = masks.checked_expand(request.expand)
         else:
             assert request.aspect_ratio is not None
             expand = masks.expand_for_aspect(width, height, request.aspect_ratio)

@@ -279,3 +279,18 @@ async def test_a_text_file_named_png_is_refused(client: Client, work: Path) -> N
     fake.write_text("not an image at all")
     result = await client.call_tool("upscale_image", {"image": str(fake), "confirm_external_upload": True})
     assert result.is_error and "is not a PNG, JPEG or WebP image" in text_of(result)
+
+
+async def test_tools_list_gives_the_shared_result_schema_once_and_edits_say_where_it_is(client: Client) -> None:
+    tools = {t.name: t for t in (await client.list_tools()).tools}
+    assert tools["generate_image"].output_schema is not None
+    assert "images" in tools["generate_image"].output_schema["properties"]
+    for name in ("edit_image", "upscale_image"):
+        assert tools[name].output_schema == {"type": "object"}
+        assert "result as generate_image" in (tools[name].description or "")
+
+
+async def test_an_unknown_expand_side_is_refused_naming_it(client: Client, picture: Path) -> None:
+    result = await client.call_tool("edit_image", {"image": str(picture), "mode": "outpaint",
+                                                   "expand": {"top": 10}, "confirm_external_upload": True})  # fmt: skip
+    assert result.is_error and "expand has unknown side(s) top" in text_of(result)

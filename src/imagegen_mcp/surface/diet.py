@@ -115,10 +115,13 @@ def diet_repeats(tools: list[Tool]) -> list[Tool]:
       repeats arguments says so in its description ("other arguments as in generate_image"). The
       server still validates the full argument and words any refusal.
     - A result key (at any depth) identical to one of the same name in an earlier tool's result is
-      ``{}`` (edit_image's and upscale_image's results repeat generate_image's ``images[]``, …).
+      ``{}``; a whole result identical to an earlier tool's is ``{"type": "object"}`` (edit_image's
+      and upscale_image's results are generate_image's: their descriptions say "result as
+      generate_image").
     """
     seen_in: dict[str, str] = {}
     seen_out: dict[str, str] = {}
+    whole_out: set[str] = set()
     out = []
     for tool in tools:
         update: dict[str, Any] = {}
@@ -131,7 +134,10 @@ def diet_repeats(tools: list[Tool]) -> list[Tool]:
         if slim != props:
             update["input_schema"] = {**tool.input_schema, "properties": slim}
         if tool.output_schema is not None:
-            update["output_schema"] = _unrepeat(tool.output_schema, seen_out)
+            whole = json.dumps(tool.output_schema, sort_keys=True)
+            repeated = whole in whole_out
+            whole_out.add(whole)
+            update["output_schema"] = {"type": "object"} if repeated else _unrepeat(tool.output_schema, seen_out)
         out.append(tool.model_copy(update=update) if update else tool)
     return out
 

@@ -1,5 +1,9 @@
 """``edit_image`` and ``upscale_image``: thin tools over the one pipeline.
 
+Their argument lists are kept short for the tools/list budget (issue 16): routing preferences come
+from the server's configuration (``IMAGEGEN_PREFERRED`` …) or ``provider`` pins one; the prompt
+linter runs with its defaults (hints on, not strict).
+
 Each builds one :class:`~imagegen_mcp.models.GenerateRequest` whose ``operation`` is the edit mode
 (or ``upscale``) and hands it to :func:`imagegen_mcp.pipeline.generate`, which checks and prepares the
 inputs (:mod:`imagegen_mcp.operations`), routes, saves and records. The result is the same shape as
@@ -22,7 +26,6 @@ from pydantic import Field, ValidationError
 from imagegen_mcp.errors import ImagegenError, redact
 from imagegen_mcp.models import (
     EditMode,
-    ExpandArg,
     GenerateRequest,
     GenerateResult,
     UpscaleMode,
@@ -36,13 +39,10 @@ from imagegen_mcp.surface.boundary import ImagegenServer
 Ctx = Context[Services, Any]
 
 EDIT_DESCRIPTION = """\
-Edit an image; returns a preview and the saved files. Modes: edit (prompt = instruction), inpaint \
-(mask or mask_box + prompt for the area), outpaint (expand or aspect_ratio), erase (mask or mask_box), \
-style_transfer (style_image), variation, remove_background. Costs money unless dry_run."""
+Edit an image; result as generate_image. Modes: edit, inpaint (mask|mask_box), outpaint \
+(expand|aspect_ratio), erase (mask|mask_box), style_transfer (style_image), variation, remove_background."""
 
-UPSCALE_DESCRIPTION = """\
-Upscale an image 2x or 4x; returns a preview and the saved file. mode: fast, conservative, or \
-creative (needs prompt). Costs money unless dry_run."""
+UPSCALE_DESCRIPTION = "Upscale an image 2x/4x (result as generate_image); creative mode needs prompt."
 
 ANNOTATIONS = {"read_only_hint": False, "destructive_hint": False, "idempotent_hint": False, "open_world_hint": True}
 
@@ -57,40 +57,38 @@ def register_edit_tools(mcp: ImagegenServer) -> None:
         ctx: Ctx,
         image: params.ImageRef,
         mode: EditMode = "edit",
-        prompt: Annotated[str, Field(max_length=32000, description="Instruction, or what fills the area")] = "",
-        mask: Annotated[str | None, Field(max_length=4096, description="Image-sized mask: white = change")] = None,
-        mask_box: Annotated[
-            list[float] | None, Field(min_length=4, max_length=4, description="[x0,y0,x1,y1] in 0-1 fractions")
+        prompt: Annotated[
+            str | None, Field(max_length=32000, description="Instruction, or what fills the mask")
         ] = None,
-        expand: Annotated[ExpandArg | None, Field(description="Pixels to add per side (outpaint)")] = None,
-        aspect_ratio: Annotated[params.Aspect, Field(description="Outpaint to this shape, e.g. 16:9")] = None,
-        style_image: params.OptionalImageRef = None,
+        mask: Annotated[str | None, Field(max_length=4096, description="White = change")] = None,
+        mask_box: Annotated[
+            list[float] | None, Field(min_length=4, max_length=4, description="[x0,y0,x1,y1], 0-1")
+        ] = None,
+        expand: Annotated[dict[str, int] | None, Field(description="Pixels to add: left, right, up, down")] = None,
+        aspect_ratio: params.Aspect = None,
+        style_image: params.StyleImage = None,
         references: params.References = None,
         consistency: params.ConsistencyArg = None,
         strength: Annotated[float | None, Field(ge=0, le=1, description="0 = keep, 1 = free")] = None,
         negative_prompt: params.NegativePrompt = None,
         seed: params.Seed = None,
-        n: Annotated[int, Field(ge=1, le=4)] = 1,
+        n: params.N = 1,
         model: params.Model = None,
         provider: params.ProviderArg = None,
-        provider_preferences: params.Preferences = None,
         out: params.Out = None,
         overwrite: params.Overwrite = False,
         return_image: params.ReturnImageArg = "preview",
         dry_run: params.DryRun = False,
         confirm_external_upload: params.ConfirmUpload = False,
         must_keep: params.MustKeep | None = None,
-        clarify_hints: params.ClarifyHints = True,
-        strict_clarify: params.StrictClarify = False,
     ) -> Annotated[CallToolResult, GenerateResult]:
         fields = dict(
-            operation=mode, image=image, prompt=prompt, mask=mask, mask_box=mask_box, expand=expand,
+            operation=mode, image=image, prompt=prompt or "", mask=mask, mask_box=mask_box, expand=expand,
             aspect_ratio=aspect_ratio, style_image=style_image, references=references or [], consistency=consistency,
             strength=strength, negative_prompt=negative_prompt, seed=seed, n=n, model=model, provider=provider,
-            provider_preferences=provider_preferences, out=out, overwrite=overwrite,
-            confirm_external_upload=confirm_external_upload, must_keep=must_keep or [],
+            out=out, overwrite=overwrite, confirm_external_upload=confirm_external_upload, must_keep=must_keep or [],
         )  # fmt: skip
-        lint = LintOptions(clarify_hints, strict_clarify, allow_no_baseline_on_edit_intent=True)
+        lint = LintOptions(allow_no_baseline_on_edit_intent=True)
         return await run_tool(ctx, fields, lint, dry_run=dry_run, return_image=return_image)
 
     @mcp.tool(
@@ -103,11 +101,10 @@ def register_edit_tools(mcp: ImagegenServer) -> None:
         image: params.ImageRef,
         scale: Literal[2, 4] = 2,
         mode: UpscaleMode = "fast",
-        prompt: Annotated[str, Field(max_length=32000, description="creative: what the picture shows")] = "",
+        prompt: Annotated[str | None, Field(max_length=32000, description="What the picture shows")] = None,
         seed: params.Seed = None,
         model: params.Model = None,
         provider: params.ProviderArg = None,
-        provider_preferences: params.Preferences = None,
         out: params.Out = None,
         overwrite: params.Overwrite = False,
         return_image: params.ReturnImageArg = "preview",
@@ -115,8 +112,8 @@ def register_edit_tools(mcp: ImagegenServer) -> None:
         confirm_external_upload: params.ConfirmUpload = False,
     ) -> Annotated[CallToolResult, GenerateResult]:
         fields = dict(
-            operation="upscale", image=image, scale=scale, upscale_mode=mode, prompt=prompt, seed=seed, model=model,
-            provider=provider, provider_preferences=provider_preferences, out=out, overwrite=overwrite,
+            operation="upscale", image=image, scale=scale, upscale_mode=mode, prompt=prompt or "", seed=seed,
+            model=model, provider=provider, out=out, overwrite=overwrite,
             confirm_external_upload=confirm_external_upload,
         )  # fmt: skip
         lint = LintOptions(allow_no_baseline_on_edit_intent=True)

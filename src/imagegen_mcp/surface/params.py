@@ -67,20 +67,20 @@ LockPalette = Annotated[bool | None, Field(description="Keep baseline colours (d
 LockComposition = Annotated[bool | None, Field(description="Keep baseline framing (default true)")]
 
 Style = StyleArg  # the look presets (surface/styles.py), for every tool that makes an image
-# edit_image / upscale_image (and their queued form).
-IMAGE_FORMS = "Path (confirm_external_upload), https URL or imagegen:// uri"
+
+# Shared by generate_image, edit_image and upscale_image: identical definitions, so tools/list says them once.
+N = Annotated[int, Field(ge=1, le=4, description="Images (each billed)")]
+Out = Annotated[str | None, Field(max_length=1024, description="Path in the output dir; trailing / = directory")]
+Overwrite = Annotated[bool, Field(description="Replace an existing file")]
+ReturnImageArg = Annotated[ReturnImage, Field(description="none: links only, no preview")]
+DryRun = Annotated[bool, Field(description="Check, lint and estimate only; nothing sent")]
+IMAGE_FORMS = "Path, https URL or imagegen:// uri"
 ImageRef = Annotated[str, Field(min_length=1, max_length=4096, description=IMAGE_FORMS)]
-OptionalImageRef = Annotated[str | None, Field(max_length=4096, description=IMAGE_FORMS)]
+StyleImage = Annotated[str | None, Field(max_length=4096, description="Style source image")]
 References = Annotated[
     list[Annotated[str, Field(min_length=1, max_length=4096)]] | None,
-    Field(max_length=8, description="Up to 8 reference images (same forms as image), in order"),
+    Field(max_length=8, description="Reference images, in order"),
 ]
 ConsistencyArg = Annotated[Consistency | None, Field(description="How closely to follow references")]
-Out = Annotated[
-    str | None, Field(max_length=1024, description="File path in the output directory; trailing / = a folder")
-]
-Overwrite = Annotated[bool, Field(description="Replace an existing file at out")]
-ReturnImageArg = Annotated[ReturnImage, Field(description="preview or none")]
-DryRun = Annotated[bool, Field(description="Check and show the plan only: nothing sent or charged")]
 NegativePrompt = Annotated[str | None, Field(max_length=4000, description="What to avoid")]
 Seed = Annotated[int | None, Field(ge=0, le=2**32 - 1, description="Repeatable result")]

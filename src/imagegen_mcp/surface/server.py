@@ -39,7 +39,6 @@ from imagegen_mcp.models import (
     GenerateRequest,
     GenerateResult,
     PreflightReport,
-    ReturnImage,
     dump,
     problems,
 )
@@ -217,20 +216,11 @@ def register(mcp: ImagegenServer, settings: Settings) -> None:
         model: params.Model = None,
         image_size: params.Size = None,
         aspect_ratio: params.Aspect = None,
-        n: Annotated[int, Field(ge=1, le=4, description="Images (each billed)")] = 1,
-        out: Annotated[
-            str | None,
-            Field(
-                max_length=1024,
-                description="Path in the output dir; trailing / = directory",
-            ),
-        ] = None,
-        overwrite: Annotated[bool, Field(description="Replace an existing file")] = False,
-        return_image: Annotated[
-            ReturnImage,
-            Field(description="none: links only, no preview"),
-        ] = "preview",
-        dry_run: Annotated[bool, Field(description="Check, lint and estimate only; nothing sent")] = False,
+        n: params.N = 1,
+        out: params.Out = None,
+        overwrite: params.Overwrite = False,
+        return_image: params.ReturnImageArg = "preview",
+        dry_run: params.DryRun = False,
         surface: params.SurfaceArg = "auto",
         provider: params.ProviderArg = None,
         provider_preferences: params.Preferences = None,

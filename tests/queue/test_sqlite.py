@@ -99,7 +99,7 @@ def test_a_version_1_database_is_migrated_in_place_counting_its_lost_runs(tmp_pa
     assert claimed.job_id == "j_old" and claimed.attempts == 4
     q.close()
     check = sqlite3.connect(tmp_path / "queue.sqlite3")
-    assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     check.close()
 
 

@@ -386,3 +386,37 @@ def test_provider_cool_downs_are_shared_through_the_database(pg_url: str) -> Non
     finally:
         one.close()
         two.close()
+
+
+# --------------------------------------------------------------------------- cancel (both stores)
+
+
+def test_cancel_ends_queued_jobs_at_once_and_asks_running_ones_to_stop(q: SqlJobStore) -> None:
+    a, b, c = add(q, "r1", count=3)
+    [running] = q.claim(make_owner(), 1)
+    assert running.job_id == a
+    [done] = [j for j in q.claim(make_owner(), 1)]
+    q.succeed(done, {"images": []}, None)
+    after = {j.job_id: j.status for j in q.cancel([a, b, c])}
+    assert after == {a: "running", b: "succeeded", c: "cancelled"}
+    assert q.cancel_requested([a, b, c]) == {a}
+    [cancelled] = q.get([c])
+    assert cancelled.error["code"] == "cancelled" and cancelled.finished_at is not None  # type: ignore[index]
+    assert q.claim(make_owner(), 5) == []  # a cancelled job is never run
+    stopped = q.finish_cancelled(running)
+    assert stopped is not None and stopped.status == "cancelled"
+    assert q.totals()["cancelled"] == 2 and q.totals()["running"] == 0
+    receipt = json.loads(q.write_receipt(stopped).read_text())
+    assert receipt["status"] == "cancelled" and receipt["attempt_log"][-1]["outcome"] == "cancelled"
+    assert q.cancel([c])[0].status == "cancelled"  # cancelling again changes nothing
+
+
+def test_a_job_asked_to_stop_ends_cancelled_even_if_its_worker_dies_or_shuts_down(q: SqlJobStore, clock: Clock) -> None:
+    a, b = add(q, "r1", count=2)
+    ja, jb = q.claim(make_owner(), 2)
+    q.cancel([a, b])
+    assert q.release(ja, started=True)  # shut down while stopping it: not queued again
+    clock.t += 31  # b's worker died: its expired lease is reclaimed as cancelled, not retried
+    assert q.claim(make_owner(), 5) == []
+    assert [j.status for j in q.get([a, b])] == ["cancelled", "cancelled"]
+    assert q.finish_cancelled(jb) is None  # the lease is gone

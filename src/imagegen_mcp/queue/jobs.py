@@ -77,6 +77,7 @@ class Job:
     last_error: dict[str, Any] | None
     cost_usd: float | None
     lost_leases: int = 0
+    cancel_requested: bool = False  # cancel_jobs asked the worker running it to stop
 
     @property
     def finished(self) -> bool:

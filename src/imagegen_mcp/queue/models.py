@@ -95,3 +95,14 @@ class QueueStatusResult(BaseModel):
     queue: QueueTotals = Field(description="Over the whole queue")
     finished: bool = Field(description="True when every job shown has finished")
     waited_s: float = 0.0
+
+
+class CancelledJob(BaseModel):
+    job_id: str
+    status: JobStatus = Field(description="After the call: cancelled, running (being stopped), or as it finished")
+
+
+class CancelResult(BaseModel):
+    """``structured_content`` of ``cancel_jobs`` and ``imagegen-mcp cancel --json``."""
+
+    jobs: list[CancelledJob]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import time
 from dataclasses import dataclass
@@ -28,13 +29,15 @@ import anyio.to_thread
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from imagegen_mcp.config import Settings
-from imagegen_mcp.errors import RequestError
+from imagegen_mcp.errors import ImagegenError, RequestError
 from imagegen_mcp.models import GenerateOptions, GenerateRequest, Hint, SavedImage, problems
 from imagegen_mcp.pipeline import LintOptions, Services, generate
 from imagegen_mcp.queue.jobs import Job, NewJob, new_id
 from imagegen_mcp.queue.models import (
     MAX_COUNT,
     MAX_REQUEST_ID,
+    CancelledJob,
+    CancelResult,
     EnqueuedJob,
     EnqueueResult,
     JobError,
@@ -47,6 +50,8 @@ from imagegen_mcp.queue.sqlstore import request_id_conflict
 from imagegen_mcp.queue.store import JobStore
 from imagegen_mcp.storage import local as store
 from imagegen_mcp.storage.objects import publish
+
+log = logging.getLogger("imagegen_mcp.queue")
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]*")
 PREFIX = re.compile(r"[^\W][\w.\- ]*")
@@ -326,6 +331,18 @@ def status(
     limit: int = 20,
 ) -> QueueStatusResult:
     """Jobs by id, by request, or the most recent ones; with totals. Unknown ids are an error."""
+    jobs = jobs_named(queue, job_ids, request_id) if job_ids or request_id else queue.recent(limit)
+    views = [job_view(settings, j) for j in jobs]
+    return QueueStatusResult(
+        jobs=views,
+        totals=totals_of(views),
+        queue=QueueTotals(**queue.totals()),
+        finished=all(v.status in ("succeeded", "failed", "cancelled") for v in views),
+    )
+
+
+def jobs_named(queue: JobStore, job_ids: list[str] | None, request_id: str | None) -> list[Job]:
+    """The jobs ``job_ids`` or ``request_id`` name (exactly one of them); unknown ones are an error."""
     if job_ids and request_id:
         raise RequestError("pass job_ids or request_id, not both", "call again with one of them")
     if job_ids:
@@ -346,14 +363,33 @@ def status(
                 code="unknown_request",
             )
     else:
-        jobs = queue.recent(limit)
-    views = [job_view(settings, j) for j in jobs]
-    return QueueStatusResult(
-        jobs=views,
-        totals=totals_of(views),
-        queue=QueueTotals(**queue.totals()),
-        finished=all(v.status in ("succeeded", "failed", "cancelled") for v in views),
-    )
+        raise RequestError("pass job_ids or request_id", "call again with the ids enqueue_images returned")
+    return jobs
+
+
+def cancel(queue: JobStore, *, job_ids: list[str] | None = None, request_id: str | None = None) -> CancelResult:
+    """``cancel_jobs``: queued jobs end ``cancelled`` now, running ones are asked to stop (see
+    :meth:`~imagegen_mcp.queue.sqlstore.SqlJobStore.cancel`); each job's status after the call."""
+    named = jobs_named(queue, job_ids, request_id)
+    jobs = queue.cancel([j.job_id for j in named])
+    was = {j.job_id: j.status for j in named}
+    for job in jobs:
+        if job.status == "cancelled" and was[job.job_id] == "queued":  # ended by this call: its receipt now
+            try:
+                queue.write_receipt(job)
+            except ImagegenError as exc:  # the worker's housekeeping writes it later
+                log.warning("%s: receipt not written yet (%s)", job.job_id, exc)
+    return CancelResult(jobs=[CancelledJob(job_id=j.job_id, status=j.status) for j in jobs])
+
+
+def cancel_summary(result: CancelResult) -> str:
+    counts: dict[str, int] = {}
+    for j in result.jobs:
+        counts[j.status] = counts.get(j.status, 0) + 1
+    parts = ", ".join(f"{n} {s}" for s, n in counts.items())
+    stopping = counts.get("running", 0)
+    tail = " Running jobs are being stopped; queue_status shows when they end cancelled." if stopping else ""
+    return f"{len(result.jobs)} job(s): {parts}.{tail}"
 
 
 def job_view(settings: Settings, job: Job) -> JobView:
@@ -371,7 +407,7 @@ def job_view(settings: Settings, job: Job) -> JobView:
         prompt=request.get("prompt", ""),
         out=str(settings.output_dir.resolve() / job.target),
         images=[SavedImage(**i) for i in result.get("images", [])],
-        error=_error(job.error) if job.status == "failed" else None,
+        error=_error(job.error) if job.status in ("failed", "cancelled") else None,
         last_error=_error(job.last_error) if not job.finished and job.last_error else None,
         model=result.get("model") or request.get("model"),
         provider=result.get("provider") or request.get("provider"),

@@ -13,6 +13,7 @@ text (decoded by :mod:`imagegen_mcp.queue.rows`, as in SQLite), and ``seq`` stan
 cool-downs, so every replica skips a provider another one saw failing.
 
 - v1: requests, jobs, attempts, provider_health.
+- v2: ``jobs.cancel_requested`` (``cancel_jobs`` on a running job; see schema.py v3).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from __future__ import annotations
 from imagegen_mcp.queue.schema import FINISHED_SQL
 
 PG_SCHEMA = "imagegen"
-PG_SCHEMA_VERSION = 1
+PG_SCHEMA_VERSION = 2
 # pg_advisory_xact_lock key held while migrating ("imagegen" in ASCII, as a bigint).
 MIGRATION_LOCK = 0x696D61676567656E
 
@@ -77,4 +78,4 @@ CREATE TABLE provider_health (
 )
 """
 
-PG_MIGRATIONS: dict[int, str] = {1: _V1}
+PG_MIGRATIONS: dict[int, str] = {1: _V1, 2: "ALTER TABLE jobs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0"}

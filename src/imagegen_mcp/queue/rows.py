@@ -124,6 +124,7 @@ def decode_job(row: sqlite3.Row) -> tuple[Job, str | None]:
         result=result, error=obj("error", optional=True), last_error=obj("last_error", optional=True),
         cost_usd=number("cost_usd", optional=True),
         lost_leases=integer("lost_leases") if "lost_leases" in keys else 0,
+        cancel_requested=bool(value("cancel_requested")),
     )  # fmt: skip
     return job, "; ".join(bad) or None
 

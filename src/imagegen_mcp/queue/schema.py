@@ -9,13 +9,15 @@ a newer release is refused (see :meth:`imagegen_mcp.queue.sqlite.JobQueue.open`)
   its lease or was stopped). They have their own cap (:data:`MAX_LOST_LEASES`), so killed workers do
   not use up the attempts meant for provider failures. Existing rows are counted from their attempt
   log.
+- v3: ``jobs.cancel_requested``: ``cancel_jobs`` asked a running job to stop; the worker that holds
+  it (in any process) cancels its run and records it ``cancelled``.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 FINISHED_SQL = "('succeeded', 'failed', 'cancelled')"
 
 # How many times a job may be lost to a dead or stopped worker before it fails with ``worker_lost``.
@@ -76,7 +78,9 @@ UPDATE jobs SET lost_leases = (
 )
 """
 
-MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2}
+_V3 = "ALTER TABLE jobs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0"
+
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3}
 
 
 def run_script(c: sqlite3.Connection, script: str) -> None:

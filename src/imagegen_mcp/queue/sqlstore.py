@@ -247,6 +247,10 @@ class SqlJobStore:
                     continue
             error = dict(WORKER_LOST)
             lost = job.lost_leases + 1
+            if job.cancel_requested:  # its worker died while stopping it: it ends as asked
+                self._end_cancelled(c, job, now)
+                reclaimed.append(job.job_id)
+                continue
             if lost >= MAX_LOST_LEASES:
                 error["fix"] = (
                     f"its worker stopped {lost} times while running it (the cap is {MAX_LOST_LEASES}); check the "
@@ -296,6 +300,10 @@ class SqlJobStore:
         with self._write() as c:
             if self._held(c, job) is None:
                 return False
+            if self._cancel_asked(c, job.job_id):  # stopped for cancel_jobs, not for a restart
+                self._end_cancelled(c, job, now)
+                self._changed(c, "finished", [job.job_id])
+                return True
             attempts = job.attempts if started else job.attempts - 1
             c.execute(
                 "UPDATE jobs SET status = 'queued', not_before = ?, attempts = ?, lost_leases = lost_leases + ?,"
@@ -365,6 +373,69 @@ class SqlJobStore:
             self._end_attempt(c, job.job_id, job.attempts, now, outcome, error)
             self._changed(c, "finished" if outcome == "failed" else "queued", [job.job_id])
             return self._jobs_in(c, [job.job_id])[0]
+
+    # ------------------------------------------------------------------ cancel
+
+    def cancel(self, job_ids: Sequence[str]) -> list[Job]:
+        """``cancel_jobs``: queued jobs end ``cancelled`` now; running ones are asked to stop (the
+        worker holding each, in whichever process, stops its run and records it ``cancelled``);
+        finished ones stay as they are. The jobs as they are after the call, in the order given."""
+        now = self.clock()
+        ended: list[str] = []
+        stopping: list[str] = []
+        with self._write() as c:
+            for job_id in dict.fromkeys(job_ids):
+                cur = c.execute(
+                    "UPDATE jobs SET status = 'cancelled', error = ?, finished_at = ?, lease_owner = NULL,"
+                    " lease_expires = NULL WHERE job_id = ? AND status = 'queued'",
+                    (dumps(CANCELLED), now, job_id),
+                )
+                if cur.rowcount:
+                    ended.append(job_id)
+                    continue
+                cur = c.execute(
+                    "UPDATE jobs SET cancel_requested = 1 WHERE job_id = ? AND status = 'running'", (job_id,)
+                )
+                if cur.rowcount:
+                    stopping.append(job_id)
+            self._changed(c, "finished", ended)
+            self._changed(c, "cancel", stopping)
+            return self._jobs_in(c, list(dict.fromkeys(job_ids)))
+
+    def cancel_requested(self, job_ids: Sequence[str]) -> set[str]:
+        """Which of ``job_ids`` (running here) ``cancel_jobs`` asked to stop."""
+        if not job_ids:
+            return set()
+        marks = ",".join("?" * len(job_ids))
+        rows = self._read(
+            f"SELECT job_id FROM jobs WHERE job_id IN ({marks}) AND status = 'running' AND cancel_requested = 1",
+            list(job_ids),
+        )
+        return {r["job_id"] for r in rows}
+
+    def finish_cancelled(self, job: Job) -> Job | None:
+        """The worker stopped ``job``'s run for ``cancel_jobs``: record it ``cancelled`` (None if the
+        lease was lost meanwhile)."""
+        now = self.clock()
+        with self._write() as c:
+            if self._held(c, job) is None:
+                return None
+            self._end_cancelled(c, job, now)
+            self._changed(c, "finished", [job.job_id])
+            return self._jobs_in(c, [job.job_id])[0]
+
+    def _end_cancelled(self, c: Conn, job: Job, now: float) -> None:
+        c.execute(
+            "UPDATE jobs SET status = 'cancelled', error = ?, finished_at = ?, lease_owner = NULL,"
+            " lease_expires = NULL WHERE job_id = ?",
+            (dumps(CANCELLED), now, job.job_id),
+        )
+        self._end_attempt(c, job.job_id, job.attempts, now, "cancelled", CANCELLED)
+
+    @staticmethod
+    def _cancel_asked(c: Conn, job_id: str) -> bool:
+        row = c.execute("SELECT cancel_requested FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+        return bool(row is not None and row["cancel_requested"])
 
     @staticmethod
     def _held(c: Conn, job: Job) -> int | None:

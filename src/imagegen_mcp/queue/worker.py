@@ -121,6 +121,7 @@ class WorkerStats:
     retried: int = 0
     released: int = 0
     lost: int = 0
+    cancelled: int = 0
     cost_usd: float = 0.0
 
 
@@ -129,6 +130,7 @@ class _Active:
     job: Job
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
     phase: str = "claimed"  # claimed → generating → placing → finishing
+    cancelled: bool = False  # stopped for cancel_jobs (not lost, not shut down)
 
 
 def _request_of(job: Job) -> GenerateRequest:
@@ -235,6 +237,8 @@ class Worker:
 
     async def _poll(self, tg: TaskGroup) -> float | None:
         """Claim what is due and start it; how long to wait before looking again (None: stop)."""
+        if self._active:  # cancel_jobs from another process (PostgreSQL also announces it: cancel())
+            self.cancel(await anyio.to_thread.run_sync(self.queue.cancel_requested, list(self._active)))
         budget = self.concurrency - len(self._active)
         if self.max_jobs is not None:
             budget = min(budget, self.max_jobs - self.stats.started)
@@ -266,6 +270,17 @@ class Worker:
         self.stats.started += 1
         tg.start_soon(self._run_job, active, name=f"job {job.job_id}")
 
+    def cancel(self, job_ids: set[str] | list[str]) -> None:
+        """Stop the runs of ``job_ids`` that this worker holds (``cancel_jobs``): the provider request
+        is cancelled (AnyIO cancellation reaches the polling helper, which calls the provider's own
+        cancel), and the job is recorded ``cancelled``. A run already recording its outcome finishes."""
+        for job_id in job_ids:
+            active = self._active.get(job_id)
+            if active is not None and active.phase != "finishing" and not active.cancelled:
+                log.info("%s: cancelled (cancel_jobs); stopping its run", job_id)
+                active.cancelled = True
+                active.scope.cancel()
+
     async def _heartbeats(self) -> None:
         while True:
             await anyio.sleep(self.heartbeat_interval_s)
@@ -292,7 +307,9 @@ class Worker:
             with active.scope:
                 await self._emit("started", job)
                 await self._execute(active)
-            if active.scope.cancelled_caught:
+            if active.scope.cancelled_caught and active.cancelled:
+                await self._cancelled(active)
+            elif active.scope.cancelled_caught:
                 self.stats.lost += 1
         except ImagegenError as exc:  # the queue itself failed (disk, database): the lease will expire
             log.error(
@@ -428,6 +445,16 @@ class Worker:
             self.stats.failed += 1
             self.stats.cost_usd += billed if isinstance(billed, float) else 0.0
             await self._finished(updated, jobfiles.staging_dir(self.output_dir, job.job_id))
+
+    async def _cancelled(self, active: _Active) -> None:
+        active.phase = "finishing"
+        done = await anyio.to_thread.run_sync(self.queue.finish_cancelled, active.job)
+        self._free_slot(active)
+        if done is None:
+            self.stats.lost += 1
+            return
+        self.stats.cancelled += 1
+        await self._finished(done, jobfiles.staging_dir(self.output_dir, active.job.job_id))
 
     def _free_slot(self, active: _Active) -> None:
         """The outcome is committed: let the next job start while this one writes its receipt."""

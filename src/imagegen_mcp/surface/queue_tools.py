@@ -16,6 +16,7 @@ Notifications come from the worker in this process; jobs finished by another pro
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import threading
 import time
@@ -52,7 +53,14 @@ from imagegen_mcp.models import ReturnImage
 from imagegen_mcp.pipeline import Services, open_services
 from imagegen_mcp.queue import ops as queue_ops
 from imagegen_mcp.queue.jobs import Job
-from imagegen_mcp.queue.models import MAX_COUNT, MAX_REQUEST_ID, EnqueueResult, QueueStatusResult
+from imagegen_mcp.queue.models import (
+    MAX_COUNT,
+    MAX_REQUEST_ID,
+    CancelledJob,
+    CancelResult,
+    EnqueueResult,
+    QueueStatusResult,
+)
 from imagegen_mcp.queue.store import JobStore, is_postgres, make_store, store_exists
 from imagegen_mcp.queue.worker import Notifier, QueueTrouble, Worker, queue_settings
 from imagegen_mcp.storage import local as store
@@ -75,6 +83,11 @@ unless provider=placeholder. Other arguments as in generate_image."""
 STATUS_DESCRIPTION = """\
 Jobs by job_ids, request_id or most recent: status, files, cost, errors with fixes, a contact sheet.
 wait_s long-polls until they finish (keep it under ~50 s; call again to wait longer)."""
+
+CANCEL_DESCRIPTION = """\
+Cancel jobs by job_ids or request_id: queued ones end cancelled at once; running ones stop their
+provider request. Finished jobs are left as they are."""
+CANCEL_WAIT_S = 5.0  # how long cancel_jobs waits for running jobs to stop before answering
 
 
 class QueueRuntime:
@@ -140,6 +153,10 @@ class QueueRuntime:
             stop.set()
 
     async def _heard(self, kind: str, job_ids: list[str]) -> None:
+        if kind == "cancel":
+            if self.worker is not None:
+                self.worker.cancel(job_ids)
+            return
         if kind != "started":  # a start changes no one's wait, and must not set every worker polling
             self.wake.notify()
         for job_id in job_ids:
@@ -341,6 +358,40 @@ def register_queue_tools(mcp: MCPServer[Any], settings: Settings, bus: Subscript
             raise refuse(exc) from None
         return CallToolResult(content=content, structured_content=result.model_dump(mode="json"))
 
+    @mcp.tool(
+        description=CANCEL_DESCRIPTION,
+        annotations=ToolAnnotations(
+            title="Cancel jobs",
+            read_only_hint=False,
+            destructive_hint=True,
+            idempotent_hint=True,
+            open_world_hint=True,
+        ),
+    )
+    async def cancel_jobs(
+        job_ids: Annotated[list[str] | None, Field(max_length=100, description="Job ids from enqueue_images")] = None,
+        request_id: Annotated[
+            str | None, Field(min_length=1, max_length=MAX_REQUEST_ID, description="All jobs of one request")
+        ] = None,
+    ) -> Annotated[CallToolResult, CancelResult]:
+        queue = await open_queue()
+        try:
+            ask = functools.partial(queue_ops.cancel, queue, job_ids=job_ids, request_id=request_id)
+            result = await anyio.to_thread.run_sync(ask)
+            running = [j.job_id for j in result.jobs if j.status == "running"]
+            if running:  # give the workers (here or on another replica) a moment to stop them
+                if runtime.worker is not None:
+                    runtime.worker.cancel(running)
+                await wait_for(runtime, queue, running, CANCEL_WAIT_S, None)
+                now = {j.job_id: j.status for j in await anyio.to_thread.run_sync(queue.get, running)}
+                result = CancelResult(
+                    jobs=[CancelledJob(job_id=j.job_id, status=now.get(j.job_id, j.status)) for j in result.jobs]
+                )
+        except ImagegenError as exc:
+            raise refuse(exc) from None
+        text = TextContent(type="text", text=queue_ops.cancel_summary(result))
+        return CallToolResult(content=[text], structured_content=result.model_dump(mode="json"))
+
     @mcp.resource(
         "imagegen://jobs/{job_id}",
         name="job",
@@ -362,7 +413,7 @@ def register_queue_tools(mcp: MCPServer[Any], settings: Settings, bus: Subscript
     return runtime
 
 
-async def wait_for(runtime: QueueRuntime, queue: JobStore, ids: list[str], wait_s: float, ctx: Ctx) -> None:
+async def wait_for(runtime: QueueRuntime, queue: JobStore, ids: list[str], wait_s: float, ctx: Ctx | None) -> None:
     """Return when every job in ``ids`` has finished or ``wait_s`` passed; report progress meanwhile."""
     started = time.monotonic()
     total = len(ids)
@@ -377,7 +428,8 @@ async def wait_for(runtime: QueueRuntime, queue: JobStore, ids: list[str], wait_
         elapsed = now - started
         if done != last_done or now - last_report >= interval:
             # Absolute and increasing: whole jobs finished, plus the share of the wait used so far.
-            await ctx.report_progress(done + elapsed / (wait_s + 1), total, f"{done}/{total} jobs finished")
+            if ctx is not None:
+                await ctx.report_progress(done + elapsed / (wait_s + 1), total, f"{done}/{total} jobs finished")
             last_done, last_report = done, now
         if not unfinished or elapsed >= wait_s:
             return

@@ -111,7 +111,7 @@ def parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="start the server over stdio as a host would and make an image")
     demo.add_argument("--prompt", default=None)
 
-    cli_queue.add_parsers(sub)  # enqueue · worker · status
+    cli_queue.add_parsers(sub)  # enqueue · worker · status · cancel
     return p
 
 

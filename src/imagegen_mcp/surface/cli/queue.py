@@ -1,4 +1,4 @@
-"""``imagegen-mcp enqueue · worker · status``: the queue from a terminal, as the tools do it.
+"""``imagegen-mcp enqueue · worker · status · cancel``: the queue from a terminal, as the tools do it.
 
 ``enqueue`` stores jobs (a running server or ``imagegen-mcp worker`` makes them); ``worker`` drains
 the queue (``--once`` for cron: stop when nothing is left); ``status`` shows jobs and totals, and
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 
 def add_parsers(sub: Any) -> None:
-    """Add the three verbs to ``imagegen-mcp``'s subparsers."""
+    """Add the queue's verbs to ``imagegen-mcp``'s subparsers."""
     enq = sub.add_parser("enqueue", help="queue images to be made in the background (as enqueue_images)")
     enq.add_argument("prompt", nargs="?", help="what to draw (or use --from-manifest)")
     enq.add_argument("--count", "-c", type=int, default=None, help="how many images, 1-16 (one job each)")
@@ -70,6 +70,11 @@ def add_parsers(sub: Any) -> None:
     st.add_argument("--limit", type=int, default=20, help="how many recent jobs (default 20)")
     st.add_argument("--wait", type=float, default=0.0, help="wait up to S seconds for the jobs to finish")
     st.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    cancel = sub.add_parser("cancel", help="cancel queued or running jobs (as cancel_jobs)")
+    cancel.add_argument("job_ids", nargs="*", help="job ids")
+    cancel.add_argument("--request-id", help="every job of one request")
+    cancel.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
 def _open() -> tuple[Any, JobStore]:
@@ -170,8 +175,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(queue_ops.status_summary(result))
     q = result.queue
     print(
-        f"queue: {q.queued} queued, {q.running} running, {q.succeeded} succeeded, {q.failed} failed · "
-        f"${q.cost_usd:.4f} spent"
+        f"queue: {q.queued} queued, {q.running} running, {q.succeeded} succeeded, {q.failed} failed, "
+        f"{q.cancelled} cancelled · ${q.cost_usd:.4f} spent"
     )
     return 0
 
@@ -287,4 +292,26 @@ class Progress:
             self.out.flush()
 
 
-COMMANDS = {"enqueue": cmd_enqueue, "worker": cmd_worker, "status": cmd_status}
+def cmd_cancel(args: argparse.Namespace) -> int:
+    from imagegen_mcp.errors import ImagegenError
+    from imagegen_mcp.queue import ops as queue_ops
+
+    if not args.job_ids and not args.request_id:
+        print("imagegen-mcp cancel: give job ids, or --request-id ID", file=sys.stderr)
+        return 2
+    settings = None
+    try:
+        settings, queue = _open()
+        result = queue_ops.cancel(queue, job_ids=args.job_ids or None, request_id=args.request_id)
+    except ImagegenError as exc:
+        return _fail(exc, settings)
+    if args.json:
+        print(result.model_dump_json(indent=2))
+        return 0
+    print(queue_ops.cancel_summary(result))
+    for job in result.jobs:
+        print(f"  {job.job_id}  {job.status}")
+    return 0
+
+
+COMMANDS = {"enqueue": cmd_enqueue, "worker": cmd_worker, "status": cmd_status, "cancel": cmd_cancel}

@@ -144,6 +144,8 @@ class SavedImage(BaseModel):
     bytes: int
     sha256: str
     url: str | None = Field(default=None, description="Presigned https link (team shape, when enabled)")
+    # Checked on the saved bytes when transparency was asked (background=transparent, remove_background).
+    transparent: bool | None = None
 
 
 class AttemptError(BaseModel):

@@ -32,7 +32,7 @@ from imagegen_mcp.errors import ImagegenError, RequestError
 from imagegen_mcp.imaging import codec, masks
 from imagegen_mcp.imaging.inputs import Baseline, fit_for_provider, resolve_baseline
 from imagegen_mcp.lint.rails import Rails, apply_rails
-from imagegen_mcp.models import AspectRatio, GenerateOptions, Operation
+from imagegen_mcp.models import AspectRatio, GenerateOptions, Hint, Operation, SavedImage
 
 if TYPE_CHECKING:
     from imagegen_mcp.pipeline import Services
@@ -115,6 +115,9 @@ def check_arguments(request: GenerateOptions) -> None:
     if need and not request.prompt.strip():
         what = f"mode {request.upscale_mode}" if op == "upscale" else op
         raise RequestError(f"{what} needs a prompt: {need}", "pass prompt", code="prompt_required")
+    if request.background == "transparent" and request.output_format == "jpeg":
+        raise RequestError("JPEG has no alpha channel, so background=transparent cannot be kept",
+                           "use output_format png or webp (or drop output_format)")  # fmt: skip
     if len(request.references) + bool(request.baseline_image) > 8:
         raise RequestError("at most 8 input images in all (references plus baseline_image)", "pass fewer references")
 
@@ -241,3 +244,45 @@ async def _fetched(services: Services, image: Baseline) -> Baseline:
 
 def _data_url(data: bytes, mime: str = "image/png") -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+
+
+# ----------------------------------------------------------------------------------- transparency
+#
+# ``background: transparent`` is honoured or refused, never faked: the router only chains providers
+# that declare ``background`` (a provider refuses a model without transparency before any request),
+# and when none can, the call is refused before anything is sent with the fix — generate, then
+# ``edit_image`` mode ``remove_background``. No automatic second step: it would bill a second call the
+# user did not ask for. After saving, every image's alpha channel is checked on the saved bytes
+# (``transparent``); an image without transparent pixels gets a hint saying what to do.
+
+
+def wants_alpha(request: GenerateOptions) -> bool:
+    return request.background == "transparent" or request.operation == "remove_background"
+
+
+def explain_refusal(request: GenerateOptions, exc: RequestError) -> RequestError:
+    """The router's refusal, with the transparency fix when ``background`` is what no provider honours."""
+    if request.background == "transparent" and "background" in exc.message:
+        exc.fix = (
+            "no configured provider can make a transparent background: drop background (or set it to auto) "
+            "and cut the subject out afterwards with edit_image mode=remove_background, or configure a provider "
+            "with transparency (run preflight)"
+        )
+    return exc
+
+
+def transparency_hints(request: GenerateOptions, saved: list[SavedImage]) -> list[Hint]:
+    """A hint for each saved image that should be transparent but whose saved bytes are not."""
+    if not wants_alpha(request):
+        return []
+    return [
+        Hint(
+            rule="not-transparent",
+            severity="warning",
+            message=f"{image.path} has no transparent pixels although transparency was asked",
+            fix=f"call edit_image with image={image.uri} and mode=remove_background (billed again), "
+            "or pin a model with transparency",
+        )
+        for image in saved
+        if image.transparent is False
+    ]

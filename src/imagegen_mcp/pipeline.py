@@ -195,9 +195,12 @@ async def generate(
         options=inputs.options,
     )
     preferences = _preferences(request)
-    chain = await services.router.chain(
-        provider_request, pinned=request.provider, model=request.model, preferences=preferences
-    )
+    try:
+        chain = await services.router.chain(
+            provider_request, pinned=request.provider, model=request.model, preferences=preferences
+        )
+    except RequestError as exc:
+        raise operations.explain_refusal(request, exc) from None
     resolved = resolve(settings, request, chain, inputs)
     hints: list[Hint] = []
     edit_intent = False
@@ -233,11 +236,13 @@ async def generate(
         await progress(time.monotonic() - started, None, "saving images")
     try:
         saved = await anyio.to_thread.run_sync(
-            save_all, settings.output_dir, outcome, resolved, services.registry, services.objects
-        )
+            save_all, settings.output_dir, outcome, resolved, services.registry, services.objects,
+            operations.wants_alpha(request),
+        )  # fmt: skip
     except StorageError as exc:  # billed, not saved: keep the bytes and say where (design decision 5)
         raise await anyio.to_thread.run_sync(keep_unsaved, settings, outcome, resolved, exc, call.cost_usd) from None
     partial = outcome.partial_error
+    hints += operations.transparency_hints(request, saved)
     return GenerateResult(
         images=saved,
         model=outcome.model,
@@ -296,8 +301,12 @@ def save_all(
     resolved: ResolvedRequest,
     registry: GeneratedImages | None = None,
     objects: ObjectStore | None = None,
+    check_alpha: bool = False,
 ) -> list[SavedImage]:
     """Write every image atomically under the output directory (runs in a worker thread).
+
+    With ``check_alpha`` (transparency was asked) each saved file is read back and its alpha
+    channel checked: ``transparent`` says whether the saved bytes really have transparent pixels.
 
     Each saved image is recorded in ``registry`` by sha256: that, and only that, lets it be sent
     back to a provider without ``confirm_external_upload``. In the team shape each is then published
@@ -324,6 +333,7 @@ def save_all(
                 height=facts.height,
                 bytes=facts.size,
                 sha256=facts.sha256,
+                transparent=codec.has_transparency(final.read_bytes()) if check_alpha else None,
             )
         )
     return saved

@@ -123,6 +123,21 @@ def inspect(data: bytes, *, what: str = "the provider's image", fix: str = _PROV
     return ImageFacts(mime, width, height, hashlib.sha256(data).hexdigest(), len(data))
 
 
+def has_transparency(data: bytes) -> bool:
+    """Whether the image has a real alpha channel with at least one not-fully-opaque pixel.
+
+    A checkerboard painted into opaque pixels is not transparency: only the alpha channel counts.
+    """
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as opened:
+        im = opened.convert("RGBA") if opened.mode == "P" and "transparency" in opened.info else opened
+        if im.mode not in ("RGBA", "LA", "PA", "RGBa", "La"):
+            return False
+        extrema = im.getchannel("A").getextrema()  # (min, max) of the one channel
+        return bool(extrema[0] < 255)  # type: ignore[operator]
+
+
 def _too_large(what: str, width: int = 0, height: int = 0) -> ImageError:
     size = f"{width}x{height} pixels" if width else "more pixels than Pillow will decode"
     return ImageError(

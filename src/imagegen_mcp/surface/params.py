@@ -12,9 +12,11 @@ from pydantic import Field
 
 from imagegen_mcp.models import (
     AspectRatio,
+    Background,
     BaselineSourceKind,
     Consistency,
     ImageSize,
+    OutputFormat,
     ProviderName,
     ProviderPreferences,
     ReturnImage,
@@ -81,6 +83,8 @@ References = Annotated[
     list[Annotated[str, Field(min_length=1, max_length=4096)]] | None,
     Field(max_length=8, description="Reference images, in order"),
 ]
-ConsistencyArg = Annotated[Consistency | None, Field(description="How closely to follow references")]
+ConsistencyArg = Annotated[Consistency | None, Field()]  # the enum says it all
+BackgroundArg = Annotated[Background | None, Field()]  # transparent: a real alpha channel, or refused
+OutputFormatArg = Annotated[OutputFormat | None, Field()]
 NegativePrompt = Annotated[str | None, Field(max_length=4000, description="What to avoid")]
-Seed = Annotated[int | None, Field(ge=0, le=2**32 - 1, description="Repeatable result")]
+Seed = Annotated[int | None, Field(ge=0, le=2**32 - 1, description="For repeatable results")]

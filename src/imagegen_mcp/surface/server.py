@@ -234,6 +234,12 @@ def register(mcp: ImagegenServer, settings: Settings) -> None:
         must_keep: params.MustKeep | None = None,
         lock_palette: params.LockPalette = None,
         lock_composition: params.LockComposition = None,
+        references: params.References = None,
+        consistency: params.ConsistencyArg = None,
+        negative_prompt: params.NegativePrompt = None,
+        seed: params.Seed = None,
+        background: params.BackgroundArg = None,
+        output_format: params.OutputFormatArg = None,
     ) -> Annotated[CallToolResult, GenerateResult]:
         services: Services = ctx.request_context.lifespan_context
         try:
@@ -244,6 +250,8 @@ def register(mcp: ImagegenServer, settings: Settings) -> None:
                 baseline_image=baseline_image, baseline_source_kind=baseline_source_kind,
                 confirm_external_upload=confirm_external_upload, variation_strength=variation_strength,
                 must_keep=must_keep or [], lock_palette=lock_palette, lock_composition=lock_composition,
+                references=references or [], consistency=consistency, negative_prompt=negative_prompt, seed=seed,
+                background=background, output_format=output_format,
             )  # fmt: skip
         except ValidationError as exc:
             raise ToolError(redact(f"invalid arguments: {problems(exc)}", services.settings.secrets())) from None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, WithJsonSchema
 
 ImageSize = Literal["low", "medium", "high"]
 VariationStrength = Literal["low", "medium", "high"]
@@ -126,10 +126,9 @@ class ResolvedRequest(BaseModel):
     out: str | None
     overwrite: bool
     chain: list[str] = Field(default_factory=list, description="provider:model in the order they would be tried")
-    operation: Operation = "generate"
-    input_size: list[int] | None = None  # [width, height] of the image as it would be sent
-    output_size: list[int] | None = None  # expected [width, height], where it follows from the input
-    expand: dict[str, int] | None = None  # outpaint: pixels added per side
+    # Edits and upscales: input_size and expected output_size [width, height] of the image as it would be
+    # sent, and outpaint's expand (pixels per side). One key: the tools/list budget pays per key.
+    prepared: dict[str, Any] | None = None
     prompt_sent: str | None = Field(default=None, description="The prompt with edit rails, as it would be sent")
 
 
@@ -185,7 +184,11 @@ class GenerateResult(BaseModel):
         default=None, description="Set when only some of n images came back: why the rest are missing"
     )
     dry_run: bool = False
-    request: ResolvedRequest | None = Field(default=None, description="The resolved request (dry runs)")
+    # Dry runs only. Advertised as a plain object: its keys are diagnostics (README), and every key listed in
+    # the outputSchema costs every conversation context (tools/list budget, issue 16).
+    request: Annotated[ResolvedRequest | None, WithJsonSchema({"type": "object"})] = Field(
+        default=None, description="The resolved request (dry runs)"
+    )
     # Edit diagnostics: enough to debug a drifting edit from the result or receipt alone.
     edit_intent_detected: bool = False
     baseline_applied: bool = False

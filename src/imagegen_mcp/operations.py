@@ -69,6 +69,15 @@ class Inputs:
     baseline: Baseline | None = None  # the v1 baseline_image, or the edited image
     policies: list[str] = field(default_factory=list)  # what was done to each input (resolution policy)
 
+    def prepared(self) -> dict[str, Any] | None:
+        """What a dry run shows: the sizes in and out (and outpaint's expand); None for a plain generate."""
+        if self.input_size is None:
+            return None
+        shown: dict[str, Any] = {"input_size": list(self.input_size), "output_size": list(self.output_size or ())}
+        if "expand" in self.options:
+            shown["expand"] = self.options["expand"]
+        return shown
+
 
 def check_arguments(request: GenerateOptions) -> None:
     """Refuse arguments that do not belong to the operation, and missing ones. Nothing is read yet."""

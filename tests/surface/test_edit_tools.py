@@ -169,7 +169,7 @@ async def test_a_dry_run_of_an_inpaint_shows_the_chain_the_sizes_and_a_mask_prev
     data = result.structured_content
     assert data["dry_run"] and data["images"] == [] and data["operation"] == "inpaint"
     assert data["request"]["chain"] == ["placeholder:placeholder"]
-    assert data["request"]["input_size"] == [96, 64] and data["request"]["output_size"] == [96, 64]
+    assert data["request"]["prepared"] == {"input_size": [96, 64], "output_size": [96, 64]}
     assert text_of(result).startswith("inpaint 96x64 → 96x64: Dry run")
     [preview] = [b for b in result.content if b.type == "image"]
     shown = Image.open(io.BytesIO(base64.b64decode(preview.data))).convert("RGB")
@@ -192,7 +192,7 @@ async def test_a_dry_run_shows_the_prepared_output_size(
         tool, {"image": str(picture), "dry_run": True, "confirm_external_upload": True, **arguments}
     )
     assert not result.is_error, text_of(result)
-    assert result.structured_content["request"]["output_size"] == size
+    assert result.structured_content["request"]["prepared"]["output_size"] == size
 
 
 # ---------------------------------------------------------------------------------------------- refusals

@@ -39,10 +39,10 @@ from imagegen_mcp.surface.boundary import ImagegenServer
 Ctx = Context[Services, Any]
 
 EDIT_DESCRIPTION = """\
-Edit an image; result as generate_image. Modes: edit, inpaint (mask|mask_box), outpaint \
-(expand|aspect_ratio), erase (mask|mask_box), style_transfer (style_image), variation, remove_background."""
+Edit an image; result as generate_image. inpaint/erase: mask|mask_box; outpaint: expand|aspect_ratio; \
+style_transfer: style_image; prompt: the change, or what fills the mask."""
 
-UPSCALE_DESCRIPTION = "Upscale an image 2x/4x (result as generate_image); creative mode needs prompt."
+UPSCALE_DESCRIPTION = "Upscale an image 2x/4x; result as generate_image. mode creative needs prompt."
 
 ANNOTATIONS = {"read_only_hint": False, "destructive_hint": False, "idempotent_hint": False, "open_world_hint": True}
 
@@ -57,9 +57,7 @@ def register_edit_tools(mcp: ImagegenServer) -> None:
         ctx: Ctx,
         image: params.ImageRef,
         mode: EditMode = "edit",
-        prompt: Annotated[
-            str | None, Field(max_length=32000, description="Instruction, or what fills the mask")
-        ] = None,
+        prompt: params.OptionalPrompt = None,
         mask: Annotated[str | None, Field(max_length=4096, description="White = change")] = None,
         mask_box: Annotated[
             list[float] | None, Field(min_length=4, max_length=4, description="[x0,y0,x1,y1], 0-1")
@@ -101,7 +99,7 @@ def register_edit_tools(mcp: ImagegenServer) -> None:
         image: params.ImageRef,
         scale: Literal[2, 4] = 2,
         mode: UpscaleMode = "fast",
-        prompt: Annotated[str | None, Field(max_length=32000, description="What the picture shows")] = None,
+        prompt: params.OptionalPrompt = None,
         seed: params.Seed = None,
         model: params.Model = None,
         provider: params.ProviderArg = None,
@@ -147,9 +145,9 @@ async def run_tool(
 
 def headline(result: GenerateResult) -> str:
     """``inpaint 1024x768 → 1024x768`` (dry runs show the prepared sizes), or just the operation."""
-    req = result.request
-    if req is not None and req.input_size and req.output_size:
-        (w, h), (ow, oh) = req.input_size, req.output_size
+    prepared = result.request.prepared if result.request else None
+    if prepared:
+        (w, h), (ow, oh) = prepared["input_size"], prepared["output_size"]
         return f"{result.operation} {w}x{h} → {ow}x{oh}"
     return result.operation
 

@@ -25,7 +25,10 @@ from imagegen_mcp.models import (
 )
 from imagegen_mcp.surface.styles import StyleArg
 
-Prompt = Annotated[str, Field(min_length=1, max_length=32000, description="What to draw; quote any text to render")]
+PROMPT_TEXT = "What to draw; quote any text to render"
+Prompt = Annotated[str, Field(min_length=1, max_length=32000, description=PROMPT_TEXT)]
+# edit_image / upscale_image: the same words (tools/list says them once), but optional where a mode allows.
+OptionalPrompt = Annotated[str | None, Field(max_length=32000, description=PROMPT_TEXT)]
 Model = Annotated[str | None, Field(description="Model id")]
 Size = Annotated[ImageSize | None, Field(description="≈1K / 2K / 4K")]
 Aspect = Annotated[AspectRatio | None, Field()]  # the enum says it all
@@ -87,4 +90,4 @@ ConsistencyArg = Annotated[Consistency | None, Field()]  # the enum says it all
 BackgroundArg = Annotated[Background | None, Field()]  # transparent: a real alpha channel, or refused
 OutputFormatArg = Annotated[OutputFormat | None, Field()]
 NegativePrompt = Annotated[str | None, Field(max_length=4000, description="What to avoid")]
-Seed = Annotated[int | None, Field(ge=0, le=2**32 - 1, description="For repeatable results")]
+Seed = Annotated[int | None, Field(description="Repeatable")]  # bounds checked by GenerateOptions

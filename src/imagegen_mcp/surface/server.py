@@ -66,9 +66,8 @@ prompt clearer; follow their fixes before retrying a disappointing result. For s
 model, use enqueue_images (returns at once with job ids) and follow it with queue_status (wait_s)."""
 
 GENERATE_DESCRIPTION = """\
-Make images from a prompt: saves full-size files, returns their paths, links and a small preview.
-Costs money (cost_usd) unless dry_run or provider=placeholder. baseline_image varies an image.
-Sent to the provider: prompt, options, baseline image."""
+Make images from a prompt; saves files, returns paths, links, a preview. Costs money (cost_usd)
+unless dry_run or provider=placeholder. Sent to the provider: prompt, options, input images."""
 
 PREFLIGHT_DESCRIPTION = """\
 Check readiness: keys, models, providers, directories, codecs; each failure with a fix."""

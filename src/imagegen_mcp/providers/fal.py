@@ -35,8 +35,9 @@ Which endpoint does what (``data/fal_models.json``; the README's fal section has
 ===================  ===========================================================================
 
 Input images go as they are: an https URL, or the data URI of a local file (fal takes data URIs).
-Cost: only documented prices (flux/dev and its image-to-image: $0.025 per started megapixel of each
-output image); every other endpoint reports no cost (``cost not reported``).
+Cost: only documented prices (flux/dev and its image-to-image: $0.025 per started megapixel of each output
+image, a megapixel being 1024×1024 px, fal's ``square_hd``); every other endpoint reports no cost
+(``cost not reported``).
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ PRESETS = {
 }
 LONG_EDGE = {"low": 512, "medium": 1024, "high": 1536}
 ID_WEIGHT = {"strict": 1.0, "balanced": 0.8, "loose": 0.5}
+MEGAPIXEL = 1024 * 1024  # fal's unit: its square_hd preset (1024x1024) is one megapixel
 CLARITY = {"conservative": (0.1, 0.9), "creative": (0.6, 0.4)}  # (creativity, resemblance)
 
 
@@ -338,7 +340,7 @@ class FalProvider:
             width = item.get("width") if isinstance(item, dict) else None
             height = item.get("height") if isinstance(item, dict) else None
             pixels = width * height if isinstance(width, int) and isinstance(height, int) else 1024 * 768
-            total += model.usd_per_mp * max(1, math.ceil(pixels / 1_000_000))
+            total += model.usd_per_mp * max(1, math.ceil(pixels / MEGAPIXEL))
         return round(total, 6)
 
     # ------------------------------------------------------------------ mapping

@@ -84,9 +84,7 @@ STATUS_DESCRIPTION = """\
 Jobs by job_ids, request_id or most recent: status, files, cost, errors with fixes, a contact sheet.
 wait_s long-polls until they finish (keep it under ~50 s; call again to wait longer)."""
 
-CANCEL_DESCRIPTION = """\
-Cancel jobs by job_ids or request_id: queued ones end cancelled at once; running ones stop their
-provider request. Finished jobs are left as they are."""
+CANCEL_DESCRIPTION = "Cancel job_ids or a request_id's jobs: queued end now, running stop upstream."
 CANCEL_WAIT_S = 5.0  # how long cancel_jobs waits for running jobs to stop before answering
 
 
@@ -360,19 +358,12 @@ def register_queue_tools(mcp: MCPServer[Any], settings: Settings, bus: Subscript
 
     @mcp.tool(
         description=CANCEL_DESCRIPTION,
-        annotations=ToolAnnotations(
-            title="Cancel jobs",
-            read_only_hint=False,
-            destructive_hint=True,
-            idempotent_hint=True,
-            open_world_hint=True,
-        ),
+        # Only what differs from the spec's defaults (not read-only, destructive, open world): tools/list budget.
+        annotations=ToolAnnotations(idempotent_hint=True),
     )
     async def cancel_jobs(
         job_ids: Annotated[list[str] | None, Field(max_length=100, description="Job ids from enqueue_images")] = None,
-        request_id: Annotated[
-            str | None, Field(min_length=1, max_length=MAX_REQUEST_ID, description="All jobs of one request")
-        ] = None,
+        request_id: Annotated[str | None, Field(min_length=1, max_length=MAX_REQUEST_ID)] = None,
     ) -> Annotated[CallToolResult, CancelResult]:
         queue = await open_queue()
         try:

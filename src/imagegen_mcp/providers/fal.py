@@ -30,7 +30,8 @@ Which endpoint does what (``data/fal_models.json``; the README's fal section has
                      fal-ai/clarity-upscaler (creativity 0.1/0.6, resemblance 0.9/0.4, the prompt)
 ``image_size``       long edge 512/1024/1536 → ``image_size: {width, height}`` with ``aspect_ratio``;
                      an aspect ratio alone → the matching preset (``landscape_16_9``…) or a size
-``consistency``      pulid ``id_weight``/``id_scale``: strict 1.0, balanced 0.8, loose 0.5
+``consistency``      pulid ``id_weight``/``id_scale``: strict 1.0, balanced 0.8, loose 0.5; kontext/multi:
+                     a sentence in the prompt
 ``seed``, ``output_format``, ``n``  ``seed``, ``output_format`` (jpeg/png), ``num_images``
 ===================  ===========================================================================
 
@@ -58,7 +59,7 @@ from imagegen_mcp.models import PreflightCheck
 from imagegen_mcp.providers import queued
 from imagegen_mcp.providers.base import Call, Capabilities, ModelInfo, Operation, ProviderRequest, ProviderResult
 from imagegen_mcp.providers.http import SharedClient, retrying
-from imagegen_mcp.providers.openai_operations import ERASE, OUTPAINT, STYLE
+from imagegen_mcp.providers.openai_operations import CONSISTENCY, ERASE, OUTPAINT, STYLE
 from imagegen_mcp.providers.polling import PollStatus, poll
 
 if TYPE_CHECKING:
@@ -411,6 +412,9 @@ class FalProvider:
             body["image_urls"] = urls
             if op == "style_transfer":
                 body["prompt"] = _join(STYLE, request.prompt)
+            elif level in CONSISTENCY:  # kontext has no identity weight: the level is an instruction
+                body["prompt"] = _join(request.prompt, CONSISTENCY[level])
+                notes.append(f"consistency {level}: an instruction in the prompt")
         elif kind in ("flux_pulid", "pulid"):
             if len(images) > model.max_references:
                 refuse(

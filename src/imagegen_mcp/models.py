@@ -162,6 +162,9 @@ class AttemptRecord(BaseModel):
     cost_usd: float | None = None
     elapsed_s: float
     generation_id: str | None = None
+    # The provider's response metadata for the attempt that made the images (ids, status, finish reasons,
+    # usage, seeds, how the operation was mapped); image data elided, never a key.
+    meta: dict[str, Any] | None = None
 
 
 class GenerateResult(BaseModel):

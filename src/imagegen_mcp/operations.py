@@ -28,11 +28,12 @@ from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 
-from imagegen_mcp.errors import ImagegenError, RequestError
+from imagegen_mcp.errors import ImagegenError, RequestError, redact
 from imagegen_mcp.imaging import codec, masks
 from imagegen_mcp.imaging.inputs import Baseline, fit_for_provider, resolve_baseline
 from imagegen_mcp.lint.rails import Rails, apply_rails
-from imagegen_mcp.models import AspectRatio, GenerateOptions, Hint, Operation, SavedImage
+from imagegen_mcp.models import AspectRatio, AttemptRecord, GenerateOptions, Hint, Operation, SavedImage
+from imagegen_mcp.providers.base import Attempt
 
 if TYPE_CHECKING:
     from imagegen_mcp.pipeline import Services
@@ -295,3 +296,36 @@ def transparency_hints(request: GenerateOptions, saved: list[SavedImage]) -> lis
         for image in saved
         if image.transparent is False
     ]
+
+
+# ------------------------------------------------------------------------------------ receipts
+
+MAX_META_TEXT = 500  # longer strings are image data or echoes: elided
+
+
+def attempt_records(attempts: list[Attempt], metadata: dict[str, Any], secrets: tuple[str, ...]) -> list[AttemptRecord]:
+    """The result's ``attempts[]``: the ledger, with the provider's response metadata on the attempt
+    that made the images (the last one that succeeded) — image data elided, secrets redacted."""
+    records = [AttemptRecord.model_validate(a.to_dict()) for a in attempts]
+    winner = next((r for r in reversed(records) if r.ok), None)
+    if winner is not None and metadata:
+        winner.meta = _elided(metadata, secrets)
+    return records
+
+
+def _elided(value: Any, secrets: tuple[str, ...], depth: int = 0) -> Any:
+    if depth > 6:
+        return "…"
+    if isinstance(value, dict):
+        return {str(k): ("<image data elided>" if "b64" in str(k) else _elided(v, secrets, depth + 1))
+                for k, v in value.items()}  # fmt: skip
+    if isinstance(value, list | tuple):
+        return [_elided(v, secrets, depth + 1) for v in value[:50]]
+    if isinstance(value, str):
+        text = redact(value, secrets)
+        if len(text) > MAX_META_TEXT or text.startswith("data:"):
+            return f"<{len(text)} characters elided>"
+        return text
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes elided>"
+    return value if value is None or isinstance(value, bool | int | float) else str(value)

@@ -23,7 +23,7 @@ from imagegen_mcp.config import Settings
 from imagegen_mcp.errors import RequestError, StorageError, UnsavedImagesError, first_error
 from imagegen_mcp.imaging import codec, masks
 from imagegen_mcp.lint.rails import Rails
-from imagegen_mcp.models import AttemptRecord, GenerateRequest, GenerateResult, Hint, ResolvedRequest, SavedImage
+from imagegen_mcp.models import GenerateRequest, GenerateResult, Hint, ResolvedRequest, SavedImage
 from imagegen_mcp.providers.base import Call, ProgressFn, Provider, ProviderRequest, ProviderResult, monotonic
 from imagegen_mcp.providers.http import SharedClient
 from imagegen_mcp.providers.registry import Providers
@@ -251,7 +251,7 @@ async def generate(
         elapsed_s=round(time.monotonic() - started, 3),
         hints=hints,
         text=outcome.text,
-        attempts=[AttemptRecord.model_validate(a.to_dict()) for a in call.attempts],
+        attempts=operations.attempt_records(call.attempts, outcome.metadata, settings.secrets()),
         partial_error={**partial.to_dict(), "missing": str(resolved.n - len(saved))} if partial else None,
         **diagnostics,
     )

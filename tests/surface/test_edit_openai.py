@@ -120,7 +120,7 @@ async def test_references_of_an_edit_reach_openai_in_order_after_the_image(
         path.write_bytes(png(64, 64, colour))
         refs.append(path)
     result = await client.call_tool(
-        "edit_image", {"image": str(picture), "prompt": "give her the hat from the references",
+        "edit_image", {"image": str(picture), "mode": "edit", "prompt": "give her the hat from the references",
                        "model": "gpt-image-1.5", "references": [str(r) for r in refs], "consistency": "strict",
                        "confirm_external_upload": True},
     )  # fmt: skip

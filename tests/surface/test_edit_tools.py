@@ -268,7 +268,7 @@ async def test_plain_http_is_refused(client: Client) -> None:
 
 
 async def test_more_than_eight_references_are_refused(client: Client, picture: Path) -> None:
-    result = await client.call_tool("edit_image", {"image": str(picture), "prompt": "add a hat",
+    result = await client.call_tool("edit_image", {"image": str(picture), "prompt": "add a hat", "mode": "edit",
                                                    "references": [str(picture)] * 9,
                                                    "confirm_external_upload": True})  # fmt: skip
     assert result.is_error and "references" in text_of(result) and "8" in text_of(result)

@@ -10,8 +10,13 @@ Identity: the sha256 of the canonical JSON of the arguments as given (values lef
 defaults omitted, so a new option in a later release does not change it). The same ``request_id``
 with the same arguments returns the same jobs; a different payload under that id is refused.
 
-Each request writes ``<out_dir>/<prefix>-manifest.json`` (prompt, options, variants, output
-targets); ``imagegen-mcp enqueue --from-manifest FILE`` repeats it.
+Each request writes ``<out_dir>/<prefix>-manifest.json`` (prompt, prompts, operation and options,
+variants, output targets); ``imagegen-mcp enqueue --from-manifest FILE`` repeats it.
+
+Any operation can be queued: ``operation`` (in the options: ``generate``, an edit mode, ``upscale``)
+with that tool's arguments; each job runs it through the one pipeline. ``prompts[]`` is a batch of
+different prompts, one job each (in place of ``count``); a ``prompt`` given with it is shared context
+put before each one (a character sheet: one reference, six expressions).
 """
 
 from __future__ import annotations
@@ -56,7 +61,7 @@ log = logging.getLogger("imagegen_mcp.queue")
 REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]*")
 PREFIX = re.compile(r"[^\W][\w.\- ]*")
 MANIFEST_VERSION = 1
-QUEUE_KEYS = frozenset({"count", "request_id", "out_dir", "prefix", "start_index", "variant_notes"})
+QUEUE_KEYS = frozenset({"count", "request_id", "out_dir", "prefix", "start_index", "variant_notes", "prompts"})
 LINT_KEYS = ("clarify_hints", "strict_clarify", "allow_no_baseline_on_edit_intent")
 
 
@@ -71,6 +76,9 @@ class EnqueueRequest(GenerateOptions):
     start_index: int = Field(default=1, ge=1, le=9999)
     variant_notes: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(
         default_factory=list, max_length=16
+    )
+    prompts: list[Annotated[str, Field(min_length=1, max_length=32000)]] = Field(
+        default_factory=list, max_length=MAX_COUNT
     )
     overwrite: bool = False
     clarify_hints: bool = True
@@ -93,12 +101,19 @@ class EnqueueRequest(GenerateOptions):
 
     @model_validator(mode="after")
     def _notes_fit(self) -> EnqueueRequest:
+        if self.prompts:
+            if self.count not in (1, len(self.prompts)):
+                raise ValueError(f"count={self.count} with {len(self.prompts)} prompts: pass one of them")
+            self.count = len(self.prompts)
         if len(self.variant_notes) > self.count:
             raise ValueError(f"{len(self.variant_notes)} variant_notes for count={self.count}: give at most one each")
         return self
 
     def variant_prompt(self, i: int) -> str:
-        """Job ``i``'s prompt (0-based): the shared prompt plus that variant's own note, if any."""
+        """Job ``i``'s prompt (0-based): prompts[i] (after the shared prompt), or the shared prompt plus that
+        variant's own note, if any."""
+        if self.prompts:
+            return "\n\n".join(p for p in (self.prompt.strip(), self.prompts[i]) if p)
         if i < len(self.variant_notes):
             return f"{self.prompt.rstrip()}\n\nVariant {self.start_index + i}: {self.variant_notes[i]}"
         return self.prompt
@@ -118,6 +133,35 @@ class EnqueueRequest(GenerateOptions):
 
     def lint_options(self) -> LintOptions:
         return LintOptions(self.clarify_hints, self.strict_clarify, self.allow_no_baseline_on_edit_intent)
+
+
+# enqueue_images' ``options``: the arguments of the queued operation's tool beyond the shared ones.
+OPERATION_OPTIONS = {
+    "generate": frozenset({"references", "consistency", "negative_prompt", "seed", "background", "output_format"}),
+    "edit": frozenset({"image", "mode", "mask", "mask_box", "expand", "style_image", "references", "consistency",
+                       "strength", "negative_prompt", "seed"}),
+    "upscale": frozenset({"image", "mode", "scale", "seed"}),
+}  # fmt: skip
+
+
+def operation_fields(operation: str, options: dict[str, Any] | None) -> dict[str, Any]:
+    """``operation`` + ``options`` of ``enqueue_images`` as request fields; unknown options refused by name."""
+    options = dict(options or {})
+    allowed = OPERATION_OPTIONS.get(operation)
+    if allowed is None:
+        raise RequestError(f"operation {operation!r} is not one of generate, edit, upscale", "pass one of them")
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise RequestError(
+            f"options {', '.join(unknown)} not used by operation {operation}; nothing was enqueued",
+            f"{operation} takes: {', '.join(sorted(allowed))}",
+        )
+    mode = options.pop("mode", None)
+    if operation == "edit":
+        return {**options, "operation": mode or "edit"}
+    if operation == "upscale":
+        return {**options, "operation": "upscale", "upscale_mode": mode}
+    return options
 
 
 def parse_request(**arguments: Any) -> EnqueueRequest:
@@ -184,7 +228,7 @@ def _plan(settings: Settings, queue: JobStore, req: EnqueueRequest) -> _Plan | E
     store.check_target(root, req.out_dir or ".", arg="out_dir", min_free_bytes=settings.min_free_bytes)
     out_dir = store.contained(root, req.out_dir or ".", arg="out_dir")
     rel_dir = out_dir.relative_to(root).as_posix()
-    prefix = req.prefix or store.default_stem(req.prompt)
+    prefix = req.prefix or store.default_stem(req.prompt or (req.prompts[0] if req.prompts else ""))
     numbers = range(req.start_index, req.start_index + req.count)
     targets = [f"{prefix}-{i:02d}" if rel_dir == "." else f"{rel_dir}/{prefix}-{i:02d}" for i in numbers]
     return _Plan(sha, out_dir, prefix, targets, out_dir / f"{prefix}-manifest.json")
@@ -269,6 +313,7 @@ def manifest_for(
         "created_at": iso(time.time()),
         "prompt": req.prompt,
         "count": req.count,
+        "prompts": req.prompts,
         "out_dir": req.out_dir,
         "prefix": info["prefix"],
         "options": req.options(),
@@ -310,7 +355,7 @@ def request_from_manifest(path: Path, **overrides: Any) -> EnqueueRequest:
         raise RequestError(f"{path} is not an imagegen-mcp manifest", "pass a <prefix>-manifest.json file")
     arguments = {"prompt": data.get("prompt"), "count": data.get("count"), "out_dir": data.get("out_dir", "")}
     arguments["prefix"] = data.get("prefix")
-    for key in ("start_index", "variant_notes"):
+    for key in ("start_index", "variant_notes", "prompts"):
         if data.get(key):
             arguments[key] = data[key]
     options: dict[str, Any] = data["options"] if isinstance(data.get("options"), dict) else {}

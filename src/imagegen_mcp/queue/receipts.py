@@ -73,6 +73,10 @@ def build_receipt(job: Job, attempts: list[dict[str, Any]], info: dict[str, Any]
             "cost_usd": job.cost_usd,
             "recovered": result.get("recovered", False),
         },
+        "operation": result.get("operation"),
+        # every provider attempt of the run that finished the job, with the response metadata (``meta``) of
+        # the one that made the images: ids, status, finish reasons, usage, seeds (image data elided, no keys)
+        "provider_attempts": result.get("attempts", []),
         "diagnostics": {key: result.get(key) for key in DIAGNOSTICS} if result else None,
         "hints": result.get("hints", []),
         "timings": {

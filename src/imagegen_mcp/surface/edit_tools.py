@@ -39,30 +39,29 @@ from imagegen_mcp.surface.boundary import ImagegenServer
 Ctx = Context[Services, Any]
 
 EDIT_DESCRIPTION = """\
-Edit an image; result as generate_image. inpaint/erase: mask|mask_box; outpaint: expand|aspect_ratio; \
-style_transfer: style_image; prompt: the change, or what fills the mask."""
+Edit an image (result as generate_image). inpaint/erase need mask|mask_box, outpaint \
+expand|aspect_ratio, style_transfer style_image."""
 
-UPSCALE_DESCRIPTION = "Upscale an image 2x/4x; result as generate_image. mode creative needs prompt."
+UPSCALE_DESCRIPTION = "Upscale 2x/4x; result as generate_image; creative needs prompt."
 
 ANNOTATIONS = {"read_only_hint": False, "destructive_hint": False, "idempotent_hint": False, "open_world_hint": True}
 
 
 def register_edit_tools(mcp: ImagegenServer) -> None:
     @mcp.tool(
-        title="Edit image",
-        description=EDIT_DESCRIPTION,
-        annotations=ToolAnnotations(title="Edit image", **ANNOTATIONS),
+        description=EDIT_DESCRIPTION,  # no title: hosts show the name (tools/list budget)
+        annotations=ToolAnnotations(**ANNOTATIONS),
     )
     async def edit_image(
         ctx: Ctx,
         image: params.ImageRef,
-        mode: EditMode = "edit",
+        mode: EditMode,
         prompt: params.OptionalPrompt = None,
         mask: Annotated[str | None, Field(max_length=4096, description="White = change")] = None,
         mask_box: Annotated[
             list[float] | None, Field(min_length=4, max_length=4, description="[x0,y0,x1,y1], 0-1")
         ] = None,
-        expand: Annotated[dict[str, int] | None, Field(description="Pixels to add: left, right, up, down")] = None,
+        expand: Annotated[dict[str, int] | None, Field(description="Pixels: left/right/up/down")] = None,
         aspect_ratio: params.Aspect = None,
         style_image: params.StyleImage = None,
         references: params.References = None,
@@ -90,9 +89,8 @@ def register_edit_tools(mcp: ImagegenServer) -> None:
         return await run_tool(ctx, fields, lint, dry_run=dry_run, return_image=return_image)
 
     @mcp.tool(
-        title="Upscale image",
         description=UPSCALE_DESCRIPTION,
-        annotations=ToolAnnotations(title="Upscale image", **ANNOTATIONS),
+        annotations=ToolAnnotations(**ANNOTATIONS),
     )
     async def upscale_image(
         ctx: Ctx,
@@ -100,7 +98,6 @@ def register_edit_tools(mcp: ImagegenServer) -> None:
         scale: Literal[2, 4] = 2,
         mode: UpscaleMode = "fast",
         prompt: params.OptionalPrompt = None,
-        seed: params.Seed = None,
         model: params.Model = None,
         provider: params.ProviderArg = None,
         out: params.Out = None,
@@ -110,7 +107,7 @@ def register_edit_tools(mcp: ImagegenServer) -> None:
         confirm_external_upload: params.ConfirmUpload = False,
     ) -> Annotated[CallToolResult, GenerateResult]:
         fields = dict(
-            operation="upscale", image=image, scale=scale, upscale_mode=mode, prompt=prompt or "", seed=seed,
+            operation="upscale", image=image, scale=scale, upscale_mode=mode, prompt=prompt or "",
             model=model, provider=provider, out=out, overwrite=overwrite,
             confirm_external_upload=confirm_external_upload,
         )  # fmt: skip

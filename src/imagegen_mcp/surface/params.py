@@ -43,7 +43,7 @@ Preferences = Annotated[
 ]
 ClarifyHints = Annotated[bool, Field(description="Return prompt hints")]
 StrictClarify = Annotated[bool, Field(description="Refuse an ambiguous prompt")]
-AllowNoBaseline = Annotated[bool, Field(description="Generate even if the prompt reads like an edit")]
+AllowNoBaseline = Annotated[bool, Field(description="Even if the prompt reads as an edit")]
 
 BaselineImage = Annotated[
     str | None,
@@ -54,7 +54,7 @@ BaselineImage = Annotated[
 ]
 BaselineKind = Annotated[
     BaselineSourceKind,
-    Field(description="Where baseline_image came from"),
+    Field(),  # provenance only; the enum says it all
 ]
 ConfirmUpload = Annotated[
     bool,
@@ -68,8 +68,8 @@ MustKeep = Annotated[
     list[Annotated[str, Field(min_length=1, max_length=200)]],
     Field(max_length=20, description="Keep these exactly, e.g. 'the logo'"),
 ]
-LockPalette = Annotated[bool | None, Field(description="Keep baseline colours (default true)")]
-LockComposition = Annotated[bool | None, Field(description="Keep baseline framing (default true)")]
+LockPalette = Annotated[bool | None, Field(description="Keep colours (default true)")]
+LockComposition = Annotated[bool | None, Field(description="Keep framing (default true)")]
 
 Style = StyleArg  # the look presets (surface/styles.py), for every tool that makes an image
 
@@ -84,7 +84,7 @@ ImageRef = Annotated[str, Field(min_length=1, max_length=4096, description=IMAGE
 StyleImage = Annotated[str | None, Field(max_length=4096, description="Style source image")]
 References = Annotated[
     list[Annotated[str, Field(min_length=1, max_length=4096)]] | None,
-    Field(max_length=8, description="Reference images, in order"),
+    Field(max_length=8, description="Used in order"),
 ]
 ConsistencyArg = Annotated[Consistency | None, Field()]  # the enum says it all
 BackgroundArg = Annotated[Background | None, Field()]  # transparent: a real alpha channel, or refused

@@ -23,7 +23,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio
 import anyio.from_thread
@@ -249,8 +249,14 @@ def register_queue_tools(mcp: MCPServer[Any], settings: Settings, bus: Subscript
     )
     async def enqueue_images(
         ctx: Ctx,
-        prompt: params.Prompt,
+        prompt: params.OptionalPrompt = None,
         style: params.Style = None,
+        operation: Literal["generate", "edit", "upscale"] | None = None,  # None: generate (v1 calls)
+        prompts: Annotated[
+            list[Annotated[str, Field(min_length=1, max_length=32000)]] | None,
+            Field(max_length=MAX_COUNT, description="One job each"),
+        ] = None,
+        options: Annotated[dict[str, Any] | None, Field(description="image, mode…")] = None,
         count: Annotated[int, Field(ge=1, le=MAX_COUNT, description="Images: one job each, each billed")] = 1,
         request_id: Annotated[
             str | None,
@@ -292,7 +298,8 @@ def register_queue_tools(mcp: MCPServer[Any], settings: Settings, bus: Subscript
         queue = await open_queue()
         try:
             req = queue_ops.parse_request(
-                prompt=styles.apply(prompt, style), count=count, request_id=request_id, out_dir=out_dir,
+                **queue_ops.operation_fields(operation or "generate", options), prompts=prompts or [],
+                prompt=styles.apply(prompt or "", style), count=count, request_id=request_id, out_dir=out_dir,
                 prefix=prefix, model=model,
                 start_index=start_index, variant_notes=variant_notes or [],
                 image_size=image_size, aspect_ratio=aspect_ratio, surface=surface, provider=provider,

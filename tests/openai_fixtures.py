@@ -16,7 +16,7 @@ import pytest
 from tests.emulator.openai import OpenAIEmulator
 from tests.emulator.openrouter.server import LoopbackServer
 
-KNOBS = ("latency_s", "url_lifetime_s", "prompt_limit", "models_route", "error_style")
+KNOBS = ("latency_s", "url_lifetime_s", "prompt_limit", "models_route", "edits_route", "error_style")
 
 
 def _fresh(server: OpenAIEmulator) -> Iterator[OpenAIEmulator]:

@@ -17,6 +17,14 @@ It is the ``openai`` client (same wire, same argument mapping) plus what gateway
   ``aspect_ratio``, input images): arguments a gateway would silently ignore are refused instead.
 - **Answers** as ``b64_json`` or ``url`` (the router downloads URLs at once: https, or the
   gateway's own origin). **Cost** is not reported: a gateway's prices are its own, not OpenAI's.
+- **Edits** (every edit operation, as the ``openai`` provider maps them: :mod:`openai_operations`) go to
+  the gateway's ``/images/edits`` in OpenAI's multipart shape, the mask in OpenAI's alpha form. Not
+  every gateway serves that endpoint, so before the first edit it is probed with an empty JSON body
+  (400/415/422 = there, 404/405 = not; nothing can be generated or billed, no image leaves the
+  machine): without it the edit is refused before any upload with a ``ModelNotFoundError``, so the
+  router moves on to a provider that edits. Models the data file does not know get the
+  ``gateway_default`` rules: generate and every edit mode except ``remove_background`` (no known
+  alpha support), arguments ``n``, ``aspect_ratio``, input images, ``mask``, ``consistency``.
 - **Errors** in the gateways' envelopes (``{"code", "msg"}``, ``{"error": "text"}``), a prompt over
   a gateway's shorter limit (→ ``BadRequestError`` naming ``prompt``), all mapped by
   :mod:`~imagegen_mcp.providers.openai_wire`.
@@ -32,6 +40,7 @@ import anyio
 from imagegen_mcp import errors as e
 from imagegen_mcp.models import PreflightCheck
 from imagegen_mcp.providers import openai_catalogue as catalogue_
+from imagegen_mcp.providers import openai_operations as operations
 from imagegen_mcp.providers import openai_wire as wire
 from imagegen_mcp.providers.base import Call, Capabilities, ModelInfo, ProviderRequest, ProviderResult
 from imagegen_mcp.providers.http import json_of
@@ -52,6 +61,7 @@ class CompatibleProvider(OpenAIProvider):
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self._api: str | None = None  # the base that answered (with or without /v1)
+        self._edits: bool | None = None  # whether the gateway serves /images/edits (probed once)
         self._discover_lock = anyio.Lock()
 
     @classmethod
@@ -146,8 +156,28 @@ class CompatibleProvider(OpenAIProvider):
         from dataclasses import replace
 
         self._require_key()
-        await self.api_base()  # discovery errors (auth, no API here) surface before anything else
-        return await super().run(replace(request, model=await self._model_for(request.model)), call)
+        base = await self.api_base()  # discovery errors (auth, no API here) surface before anything else
+        request = replace(request, model=await self._model_for(request.model))
+        spec = await self.spec_for(request.model)
+        if operations.path_for(request, spec) == "/images/edits" and not await self._serves_edits(base):
+            raise e.ModelNotFoundError(
+                f"the gateway at {base} has no /images/edits (it answered 404), so it cannot {request.operation} "
+                "images; nothing was sent",
+                "use a provider that edits (openai, openrouter), or point IMAGE_BASE_URL at a gateway that serves "
+                "/images/edits",
+                code="endpoint_not_found",
+            )
+        return await super().run(request, call)
+
+    async def _serves_edits(self, base: str) -> bool:
+        """Whether ``/images/edits`` exists, probed once with an empty JSON body (it cannot generate or bill)."""
+        async with self._discover_lock:
+            if self._edits is None:
+                reply = await self._send("POST", f"{base}/images/edits", json={})
+                if reply.status_code == 401:
+                    raise self._error(reply.status_code, json_of(reply), reply.headers, "")
+                self._edits = reply.status_code not in (404, 405)
+        return self._edits
 
     async def _model_for(self, model: str) -> str:
         """The default stands for "whatever the gateway has": its first image model when it lacks the default."""

@@ -22,12 +22,15 @@ the error is raised at once with its ``retry_after`` so the queue can schedule i
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import anyio.to_thread
 
 from imagegen_mcp import errors as e
 from imagegen_mcp.models import ImageSize, PreflightCheck
+from imagegen_mcp.providers import openrouter_operations as ops
 from imagegen_mcp.providers import openrouter_wire as wire
 from imagegen_mcp.providers.base import (
     Call,
@@ -70,7 +73,8 @@ def chat_image_config(model: str, size: ImageSize | None, aspect_ratio: str | No
     return config
 
 
-GENERATE_ARGUMENTS = frozenset({"n", "image_size", "aspect_ratio", "input_images", "surface"})
+# The model remove_background uses when none is named: one that makes a real alpha channel (Image API).
+TRANSPARENT_DEFAULT = "openai/gpt-image-1"
 
 
 # Attempts whose answer was lost after OpenRouter had billed them: their cost is looked up by id.
@@ -100,11 +104,14 @@ class OpenRouterProvider:
         self._app_headers = {"HTTP-Referer": app_url, "X-OpenRouter-Title": app_title, "X-Title": app_title}
         self.capabilities = Capabilities(
             name="openrouter",
-            operations={"generate": GENERATE_ARGUMENTS},
-            default_models={"generate": default_model},
+            operations=ops.ARGUMENTS,
+            default_models={
+                op: TRANSPARENT_DEFAULT if op == "remove_background" else default_model for op in ops.ARGUMENTS
+            },
             max_images=4,
             key_variables=("OPENROUTER_API_KEY",),
-            notes="OpenRouter Image API and chat completions with image output (surfaces: images, chat)",
+            notes="OpenRouter Image API and chat completions with image output (surfaces: images, chat); "
+            "edits by instruction",
         )
         self.max_attempts = max_attempts
         self.retry_budget_s = retry_budget_s
@@ -143,15 +150,81 @@ class OpenRouterProvider:
     async def run(self, request: ProviderRequest, call: Call) -> ProviderResult:
         self._require_key()
         surface = await self.surface_for(request.model, request.surface)
+        plan = await self._plan(request)
+        notes = list(plan.notes)
+        if plan.background == "transparent":
+            request, surface = await self._transparent_model(request, surface, notes)
         try:
             if surface == "images":
-                result = await self._attempts(call, request.model, lambda: self._generate_image_api(request))
+                job = lambda: self._generate_image_api(request, plan)  # noqa: E731
+                result = await self._attempts(call, request.model, job)
             else:
-                result = await self._chat_n(request, call)
+                result = await self._chat_n(request, plan, call)
         finally:
             await self._settle_cut_off_attempts(call)
         result.surface = surface
+        fmt = plan.output_format
+        recode = (
+            fmt
+            if fmt and not ops.takes(request.model, surface, self._supported(request.model), "output_format")
+            else None
+        )
+        if plan.keep is not None or recode is not None:
+            result.images, more = await anyio.to_thread.run_sync(lambda: ops.finish(result.images, plan, recode=recode))
+            notes += more
+        result.metadata.update(operation=request.operation, surface=surface, model=result.model)
+        if notes:
+            result.metadata["mapping"] = notes
         return result
+
+    async def _plan(self, request: ProviderRequest) -> ops.Plan:
+        """The instruction and images; inpaint and erase read the image and the mask to draw the overlay."""
+        if request.operation not in ("inpaint", "erase"):
+            return ops.plan(request)
+        if not request.input_images or request.mask is None:
+            raise e.BadRequestError(
+                f"{request.operation} needs an image and a mask; nothing was sent", "pass image and mask (or mask_box)"
+            )
+        from imagegen_mcp.imaging.download import input_bytes
+
+        image = await input_bytes(self.http, request.input_images[0], provider="openrouter")
+        mask = await input_bytes(self.http, request.mask, provider="openrouter")
+        return await anyio.to_thread.run_sync(ops.plan, request, image.data, mask.data)
+
+    def _supported(self, model: str) -> Mapping[str, Any] | None:
+        """The model's Image API ``supported_parameters`` (None when the catalogue is unknown or lacks it)."""
+        info = (self._image_api_models or {}).get(model)
+        params = info.get("supported_parameters") if isinstance(info, Mapping) else None
+        return params if isinstance(params, Mapping) else None
+
+    async def _transparent_model(
+        self, request: ProviderRequest, surface: str, notes: list[str]
+    ) -> tuple[ProviderRequest, str]:
+        """A model that makes a real alpha channel. The default model stands for "one that can": it is
+        replaced by the first such Image API model (noted in the metadata); a model the caller named
+        that cannot is refused before any request, naming one that can."""
+        model = request.model
+        if ops.makes_transparency(model, surface, self._supported(model)):
+            return request, surface
+        catalogue = await self._image_api_catalogue() or {}
+        able = [m for m in catalogue if ops.makes_transparency(m, "images", self._supported(m))]
+        if request.surface == "chat":
+            able = []  # the caller pinned chat; the Image API models are not an option
+        if model == self.capabilities.default_models.get(request.operation) and able:
+            notes.append(f"{model} cannot make a transparent background: {able[0]} was used")
+            return replace(request, model=able[0], surface="images"), "images"
+        if model == self.capabilities.default_models.get(request.operation):
+            raise e.ModelNotFoundError(
+                f"no OpenRouter model that makes a transparent background is available for {request.operation} "
+                "(nothing was sent)",
+                "pick another provider (openai with a gpt-image model that has transparency), or drop background",
+                code="no_transparent_model",
+            )
+        raise e.BadRequestError(
+            f"{model} cannot make a transparent background on OpenRouter's {surface} surface; nothing was sent",
+            (f"use model='{able[0]}'" if able else "pick a model that makes transparent backgrounds")
+            + " (or leave model unset)",
+        )
 
     async def _attempts(self, call: Call, model: str, attempt: Any) -> ProviderResult:
         return await recorded_retries(
@@ -159,7 +232,7 @@ class OpenRouterProvider:
             max_attempts=self.max_attempts, budget_s=self.retry_budget_s, backoff_s=self.backoff_s,
         )  # fmt: skip
 
-    async def _chat_n(self, request: ProviderRequest, call: Call) -> ProviderResult:
+    async def _chat_n(self, request: ProviderRequest, plan: ops.Plan, call: Call) -> ProviderResult:
         """Chat makes one image per call, so ``n`` images are ``n`` concurrent calls.
 
         Each call ends on its own (a failure does not cancel the others: they may already be billed).
@@ -170,7 +243,7 @@ class OpenRouterProvider:
 
         async def one(i: int) -> None:
             try:
-                results[i] = await self._attempts(call, request.model, lambda: self._generate_chat(request))
+                results[i] = await self._attempts(call, request.model, lambda: self._generate_chat(request, plan))
             except e.ProviderError as exc:
                 results[i] = exc
 
@@ -185,6 +258,7 @@ class OpenRouterProvider:
         for more in rest:
             merged.images.extend(more.images)
             merged.cost_usd = _add(merged.cost_usd, more.cost_usd)
+            merged.metadata["responses"] += more.metadata["responses"]
         if failed:
             merged.partial_error = failed[0]
         return merged
@@ -197,33 +271,35 @@ class OpenRouterProvider:
             return "images" if model.startswith("openai/gpt-image") else "chat"
         return "images" if model in catalogue else "chat"
 
-    async def _generate_image_api(self, request: ProviderRequest) -> ProviderResult:
-        supported: Mapping[str, Any] = {}
-        catalogue = self._image_api_models or {}
-        if isinstance(catalogue.get(request.model, {}).get("supported_parameters"), Mapping):
-            supported = catalogue[request.model]["supported_parameters"]
-        body: dict[str, Any] = {"model": request.model, "prompt": request.prompt, "n": request.n}
-        if request.aspect_ratio:
-            body["aspect_ratio"] = request.aspect_ratio
-        if request.input_images:
-            body["input_references"] = [{"type": "image_url", "image_url": {"url": u}} for u in request.input_images]
+    async def _generate_image_api(self, request: ProviderRequest, plan: ops.Plan) -> ProviderResult:
+        supported = self._supported(request.model) or {}
+        body: dict[str, Any] = {"model": request.model, "prompt": plan.prompt, "n": request.n}
+        if plan.aspect_ratio:
+            body["aspect_ratio"] = plan.aspect_ratio
+        if plan.images:
+            body["input_references"] = [{"type": "image_url", "image_url": {"url": u}} for u in plan.images]
         body.update(image_api_params(request.model, request.image_size, supported))
+        body.update(self._passed_through(request.model, "images", plan))
         data, headers = await self._post("/images", body, model=request.model)
         generation_id = headers.get("x-generation-id") or str_or_none(data.get("id"))
         images = wire.image_api_images(data)
         cost = wire.cost_of(data)
         if not images:
             raise wire.no_image_error(request.model, None, None, cost, generation_id)
-        return ProviderResult(images, request.model, "openrouter", generation_id, cost)
+        result = ProviderResult(images, request.model, "openrouter", generation_id, cost)
+        result.metadata["responses"] = [wire.response_metadata(data, generation_id)]
+        result.metadata["sent"] = _sent(body)
+        return result
 
-    async def _generate_chat(self, request: ProviderRequest) -> ProviderResult:
+    async def _generate_chat(self, request: ProviderRequest, plan: ops.Plan) -> ProviderResult:
         body: dict[str, Any] = {
             "model": request.model,
-            "messages": [{"role": "user", "content": _chat_content(request)}],
+            "messages": [{"role": "user", "content": _chat_content(plan)}],
             "modalities": await self._modalities(request.model),
             "stream": False,
         }
-        config = chat_image_config(request.model, request.image_size, request.aspect_ratio)
+        config = chat_image_config(request.model, request.image_size, plan.aspect_ratio)
+        config.update(self._passed_through(request.model, "chat", plan))
         if config:
             body["image_config"] = config
         data, headers = await self._post("/chat/completions", body, model=request.model)
@@ -234,7 +310,16 @@ class OpenRouterProvider:
             raise wire.no_image_error(request.model, text, finish, cost, generation_id)
         upstream = {"provider": data["provider"]} if isinstance(data.get("provider"), str) else {}
         model = str_or_none(data.get("model")) or request.model
-        return ProviderResult(images, model, "openrouter", generation_id, cost, text, finish, upstream=upstream)
+        result = ProviderResult(images, model, "openrouter", generation_id, cost, text, finish, upstream=upstream)
+        result.metadata["responses"] = [wire.response_metadata(data, generation_id)]
+        result.metadata["sent"] = _sent(body)
+        return result
+
+    def _passed_through(self, model: str, surface: str, plan: ops.Plan) -> dict[str, Any]:
+        """``background`` and ``output_format`` where the model takes them (elsewhere: see ``run``)."""
+        supported = self._supported(model)
+        fields = {"background": plan.background, "output_format": plan.output_format}
+        return {k: v for k, v in fields.items() if v is not None and ops.takes(model, surface, supported, k)}
 
     # ------------------------------------------------------------------ HTTP
 
@@ -438,13 +523,26 @@ class OpenRouterProvider:
         )
 
 
-def _chat_content(request: ProviderRequest) -> str | list[dict[str, Any]]:
+def _chat_content(plan: ops.Plan) -> str | list[dict[str, Any]]:
     """Plain text, or text first and then each image part (the order OpenRouter's docs use)."""
-    if not request.input_images:
-        return request.prompt
-    parts: list[dict[str, Any]] = [{"type": "text", "text": request.prompt}]
-    parts += [{"type": "image_url", "image_url": {"url": u}} for u in request.input_images]
+    if not plan.images:
+        return plan.prompt
+    parts: list[dict[str, Any]] = [{"type": "text", "text": plan.prompt}]
+    parts += [{"type": "image_url", "image_url": {"url": u}} for u in plan.images]
     return parts
+
+
+def _sent(body: Mapping[str, Any]) -> dict[str, Any]:
+    """What a receipt keeps of a request body: the settings, not the prompt's images (counted instead)."""
+    kept = {k: v for k, v in body.items() if k not in ("messages", "input_references", "prompt")}
+    refs = body.get("input_references")
+    if isinstance(refs, list):
+        kept["input_images"] = len(refs)
+    messages = body.get("messages")
+    content = messages[0].get("content") if isinstance(messages, list) and messages else None
+    if isinstance(content, list):
+        kept["input_images"] = sum(1 for part in content if part.get("type") == "image_url")
+    return kept
 
 
 def _add(a: float | None, b: float | None) -> float | None:

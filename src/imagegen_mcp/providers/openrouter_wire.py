@@ -279,3 +279,24 @@ def no_image_error(
         cost_usd=cost,
         generation_id=generation_id,
     )
+
+
+def response_metadata(body: Mapping[str, Any], generation_id: str | None) -> dict[str, Any]:
+    """What a receipt keeps of one answer (either surface): ids, model, upstream, finish reasons, usage.
+
+    Never image data (``images``/``data`` are left out) and never text beyond the model's short reply.
+    """
+    meta: dict[str, Any] = {"generation_id": generation_id}
+    meta.update({k: body[k] for k in ("model", "provider", "created", "system_fingerprint") if k in body})
+    choice = first_choice(body)
+    if choice is not None:
+        meta["finish_reason"] = choice.get("finish_reason")
+        meta["native_finish_reason"] = choice.get("native_finish_reason")
+        content = mapping(choice.get("message")).get("content")
+        if isinstance(content, str) and content.strip():
+            meta["text"] = content.strip()[:500]
+    elif isinstance(body.get("data"), list):
+        meta["images"] = len(body["data"])
+    if isinstance(body.get("usage"), Mapping):
+        meta["usage"] = dict(body["usage"])
+    return meta

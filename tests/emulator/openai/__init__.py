@@ -39,6 +39,7 @@ knobs (`emu.url_lifetime_s = 0`) and `POST /_emulator/config` keys. Checklist li
   proxies). Both gateway shapes are third-party observations, not a spec (G).
 - `url_lifetime_s` — how long `data[].url` stays downloadable (default 3600, as DALL·E); afterwards the
   URL answers 403 like an expired signed blob URL, unknown files 404 (C2).
+- `edits_route` — `"present"` (default) or `"missing"`: a gateway without `/images/edits` (404) (G).
 - `latency_s` — delay before each image answer (the wait notices a client disconnect).
 
 Faults (`emu.fault(kind | Fault, times=1, path=None, **options)`; `times=None` = until `clear_faults()`;
@@ -55,6 +56,8 @@ taken after auth and validation, so a faulted request is a valid one whose uploa
 - `hang` — no answer until the client disconnects; the request ends `cancelled` in `emu.cancelled`
   (`emu.wait_for_cancelled()`), which proves a cancel stopped the upstream call.
 - `truncated` — 200 with the first half of the JSON; `html` — 200 `text/html` sign-in page.
+- `checkerboard` — a success whose `background=transparent` images are opaque, with a transparency
+  checkerboard painted in (the fake transparency some models make; the saved bytes have no alpha).
 
 What else a test can lean on:
 

@@ -18,10 +18,17 @@ OUTPUT_TOKENS = {"low": (272, 408), "medium": (1056, 1584), "high": (4160, 6240)
 IMAGE_INPUT_TOKENS = {"low": 194, "high": 1290}
 
 
-def images_for(job: Job, seed: str) -> list[bytes]:
-    """The output images: deterministic for the same job and `seed` (edits seed with the input hashes)."""
+def images_for(job: Job, seed: str, *, checkerboard: bool = False) -> list[bytes]:
+    """The output images: deterministic for the same job and `seed` (edits seed with the input hashes).
+
+    A transparent background has a real alpha channel, unless `checkerboard` paints one in instead."""
     key = f"{job.endpoint}:{job.prompt}:{seed}"
     transparent = job.background == "transparent"
+    if transparent and checkerboard:
+        from ..openrouter.images import render_background
+
+        fmt = job.output_format
+        return [render_background(key, job.width, job.height, fmt, i, "checkerboard") for i in range(job.n)]
     return [
         render(key, job.width, job.height, job.output_format, i, transparent, job.compression) for i in range(job.n)
     ]

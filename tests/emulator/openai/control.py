@@ -13,7 +13,9 @@ from .faults import Fault
 from .plumbing import state_of
 from .state import validate_knob
 
-CONFIG_FIELDS = ("latency_s", "url_lifetime_s", "prompt_limit", "models_route", "error_style", "clock_offset_s")
+CONFIG_FIELDS = (
+    "latency_s", "url_lifetime_s", "prompt_limit", "models_route", "edits_route", "error_style", "clock_offset_s",
+)  # fmt: skip
 
 
 async def _json(request: Request) -> Any:

@@ -23,6 +23,7 @@ KINDS = frozenset(
         "hang",
         "truncated",
         "html",
+        "checkerboard",
     }
 )
 SERVER_STATUSES = frozenset({500, 502, 503})

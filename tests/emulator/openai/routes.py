@@ -28,7 +28,7 @@ from .plumbing import (
 )
 from .state import EmulatorState, RecordedRequest
 
-_SPOILING = frozenset({"hang", "truncated", "html", "expired_url"})
+_SPOILING = frozenset({"hang", "truncated", "html", "expired_url", "checkerboard"})
 _ERROR_KINDS = frozenset({"rate_limit", "insufficient_quota", "no_credits", "server_error", "model_not_found"})
 _BLOB_NOT_FOUND = (
     '<?xml version="1.0" encoding="utf-8"?><Error><Code>BlobNotFound</Code>'
@@ -108,7 +108,7 @@ async def _image_endpoint(request: Request, endpoint: str) -> Response:
     if fault is not None and fault.kind not in _SPOILING:
         return error_reply(state, rec, errors.fault_error(fault, job.spec))
     n_inputs = len([p for p in rec.parts if p.name != "mask"])
-    images = images_for(job, seed)
+    images = images_for(job, seed, checkerboard=fault is not None and fault.kind == "checkerboard")
     expired = fault is not None and fault.kind == "expired_url"
     body = success_body(job, images, state, _origin(request), n_inputs=n_inputs, expired_urls=expired)
     if fault is not None and fault.kind == "truncated":
@@ -127,6 +127,11 @@ async def generations(request: Request) -> Response:
 
 
 async def edits(request: Request) -> Response:
+    state = state_of(request)
+    with state.cond:
+        missing = state.edits_route == "missing"
+    if missing:
+        return _not_found(state, record(request))
     return await _image_endpoint(request, "edits")
 
 

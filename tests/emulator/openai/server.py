@@ -109,5 +109,6 @@ class OpenAIEmulator(LoopbackEmulator):
     url_lifetime_s = knob("url_lifetime_s", "Seconds a `data[].url` stays downloadable (default 3600).")
     prompt_limit = knob("prompt_limit", "Overrides every model's prompt limit (None = per model).")
     models_route = knob("models_route", "`images`, `unfiltered` or `missing`.")
+    edits_route = knob("edits_route", "`present`, or `missing` (a gateway without `/images/edits`: 404).")
     error_style = knob("error_style", "`openai`, `code_msg` or `string`.")
     valid_keys = knob("valid_keys", "Keys that authenticate.")

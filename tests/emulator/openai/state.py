@@ -114,6 +114,7 @@ class EmulatorState:
         self.valid_keys = set(valid_keys)
         self.models: dict[str, ModelSpec] = {m.id: m for m in models}
         self.models_route = models_route
+        self.edits_route = "present"  # "missing": a gateway without /images/edits (404, like any unknown path)
         self.error_style = error_style
         self.prompt_limit = prompt_limit
         self.url_lifetime_s = url_lifetime_s
@@ -200,6 +201,7 @@ class EmulatorState:
 
 
 MODELS_ROUTES = frozenset({"images", "unfiltered", "missing"})
+EDITS_ROUTES = frozenset({"present", "missing"})
 
 
 def validate_knob(name: str, value: Any) -> None:
@@ -208,6 +210,8 @@ def validate_knob(name: str, value: Any) -> None:
 
     if name == "models_route" and value not in MODELS_ROUTES:
         raise ValueError(f"models_route must be one of {sorted(MODELS_ROUTES)}")
+    if name == "edits_route" and value not in EDITS_ROUTES:
+        raise ValueError(f"edits_route must be one of {sorted(EDITS_ROUTES)}")
     if name == "error_style" and value not in ERROR_STYLES:
         raise ValueError(f"error_style must be one of {sorted(ERROR_STYLES)}")
     if name == "prompt_limit" and value is not None and (isinstance(value, bool) or not isinstance(value, int)):

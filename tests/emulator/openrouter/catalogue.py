@@ -112,6 +112,16 @@ DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         },
     ),
     ModelSpec(
+        id="openai/gpt-5-image-mini",
+        name="OpenAI: GPT-5 Image Mini",
+        on_images_api=False,
+        on_chat=True,
+        output_modalities=("image", "text"),
+        provider="OpenAI",
+        price_per_image=0.02,
+        image_tokens=1056,
+    ),
+    ModelSpec(
         id="openai/gpt-4o-mini",
         name="OpenAI: GPT-4o-mini",
         on_images_api=False,

@@ -103,8 +103,11 @@ def _result(
     kind = fault.kind if fault else None
     wants_image = "image" in body.get("modalities", ["text"])
     pixels = scaled(chat_pixels(config.get("aspect_ratio"), config.get("image_size")), divisor)
-    fmt = output_format(fault, None)
-    images = make_images(prompt, fault, pixels, 1, fmt) if wants_image else []
+    # OpenAI's image models pass `background` and `output_format` through `image_config`; others ignore them.
+    passthrough = spec.id.startswith("openai/")
+    fmt = output_format(fault, config.get("output_format") if passthrough else None)
+    transparent = passthrough and config.get("background") == "transparent"
+    images = make_images(prompt, fault, pixels, 1, fmt, transparent=transparent) if wants_image else []
     content, finish, native = "", "stop", "STOP"
     if not wants_image:
         content = TEXT_ONLY

@@ -21,6 +21,7 @@ SUCCESS_KINDS = frozenset(
         "omit_system_fingerprint",
         "image_as_string",
         "size",
+        "checkerboard",
     }
 )
 """Kinds that still deliver images, only the shape or bytes of the success body change."""
@@ -59,7 +60,8 @@ class Fault:
     `truncated` (Image API) bills the generation, sends the headers (with `X-Generation-Id`) and half the
     JSON body, then closes the connection: the client sees a cut-off answer to a billed request.
     `reset` uses `mid_stream` (drop the connection after the first SSE frame instead of before any
-    response). `image_format` (png/jpeg/webp) combines with any success kind.
+    response). `image_format` (png/jpeg/webp) combines with any success kind. `checkerboard` is a model
+    that, asked for a transparent background, paints a grey-and-white checkerboard into an opaque image.
     """
 
     kind: str

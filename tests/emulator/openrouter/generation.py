@@ -63,8 +63,13 @@ def output_format(fault: Fault | None, requested: str | None) -> str:
     return requested if requested in img.MEDIA_TYPES else "png"
 
 
-def make_images(prompt: str, fault: Fault | None, size: tuple[int, int], count: int, fmt: str) -> list[ImageOut]:
-    """The images a success returns: `count` renders, or the cached big/noisy ones for size/large faults."""
+def make_images(
+    prompt: str, fault: Fault | None, size: tuple[int, int], count: int, fmt: str, *, transparent: bool = False
+) -> list[ImageOut]:
+    """The images a success returns: `count` renders, or the cached big/noisy ones for size/large faults.
+
+    `transparent` (a model that makes transparency was asked for it): a real alpha channel, unless the
+    `checkerboard` fault paints one into an opaque image instead. Otherwise images are opaque."""
     kind = fault.kind if fault else None
     if kind == "two_images":
         count = max(count, 2)
@@ -73,6 +78,9 @@ def make_images(prompt: str, fault: Fault | None, size: tuple[int, int], count: 
     media = img.MEDIA_TYPES[fmt]
     if kind == "large":
         return [ImageOut(img.large(fmt), media) for _ in range(count)]
+    if transparent:
+        style = "checkerboard" if kind == "checkerboard" else "transparent"
+        return [ImageOut(img.render_background(prompt, size[0], size[1], fmt, i, style), media) for i in range(count)]
     return [ImageOut(img.render(prompt, size[0], size[1], fmt, i), media) for i in range(count)]
 
 

@@ -119,6 +119,27 @@ def render(prompt: str, width: int, height: int, fmt: str = "png", index: int = 
     return encode(draw(prompt, width, height, index), fmt)
 
 
+@lru_cache(maxsize=128)
+def render_background(prompt: str, width: int, height: int, fmt: str, index: int, background: str) -> bytes:
+    """``transparent``: a real alpha channel (a fully transparent border around the opaque picture);
+    ``checkerboard``: the fake — an opaque image whose border is painted as a transparency checkerboard."""
+    img = draw(prompt, width, height, index)
+    border = (width // 8, height // 8, width * 7 // 8, height * 7 // 8)
+    if background == "transparent":
+        alpha = Image.new("L", (width, height), 0)
+        ImageDraw.Draw(alpha).rectangle(border, fill=255)
+        img.putalpha(alpha)
+        return encode(img, "webp" if fmt == "webp" else "png")
+    board = Image.new("RGB", (width, height), (255, 255, 255))
+    pen = ImageDraw.Draw(board)
+    cell = max(1, min(width, height) // 16)
+    for y in range(0, height, cell):
+        for x in range((y // cell) % 2 * cell, width, 2 * cell):
+            pen.rectangle((x, y, x + cell - 1, y + cell - 1), fill=(204, 204, 204))
+    board.paste(img.crop(border), border[:2])
+    return encode(board, fmt)
+
+
 def draw(prompt: str, width: int, height: int, index: int = 0) -> Image.Image:
     """The picture `render` encodes: a background, a centred rectangle and a diagonal, coloured by a hash."""
     digest = hashlib.sha256(f"{index}:{prompt}".encode()).digest()

@@ -119,7 +119,13 @@ def _result(body: dict[str, Any], fault: Fault | None, rec: RecordedRequest, sta
     size = scaled(pixels, divisor)
     fmt = output_format(fault, body.get("output_format"))
     prompt = body["prompt"]
-    images = [] if fault is not None and fault.is_no_image else make_images(prompt, fault, size, body.get("n", 1), fmt)
+    transparent = body.get("background") == "transparent" and "background" in spec.supported_parameters
+    count = body.get("n", 1)
+    images = (
+        []
+        if fault is not None and fault.is_no_image
+        else make_images(prompt, fault, size, count, fmt, transparent=transparent)
+    )
     created = int(time.time())
     prompt_tokens = tokens(prompt) + 258 * len(rec.input_images)
     preview = ImageOut(render(prompt, max(1, size[0] // 4), max(1, size[1] // 4), "png", 0), "image/png")

@@ -56,6 +56,13 @@ class RecordedRequest:
     fault: Fault | None = None
 
     @property
+    def input_hashes(self) -> list[str]:
+        """sha256 of each data-URL input image, in the order they arrived (tests check order and content)."""
+        import hashlib
+
+        return [hashlib.sha256(b).hexdigest() for b in self.input_images]
+
+    @property
     def referer(self) -> str | None:
         return self.headers.get("http-referer")
 
@@ -76,6 +83,7 @@ class RecordedRequest:
             "outcome": self.outcome,
             "status": self.status,
             "input_image_sizes": [len(b) for b in self.input_images],
+            "input_image_sha256": self.input_hashes,
             "input_image_urls": self.input_image_urls,
             "prompt": self.prompt,
             "model": self.model,

@@ -503,7 +503,7 @@ def test_discovery(emu: Emulator, client: httpx2.Client) -> None:
     assert GEMINI in default and FLUX not in default  # default `text` hides image-only models
     image = {m["id"] for m in client.get("/models", params={"output_modalities": "image"}).json()["data"]}
     assert {GEMINI, FLUX, GPT_IMAGE} <= image and "openai/gpt-4o-mini" not in image
-    assert len(client.get("/models", params={"output_modalities": "all"}).json()["data"]) == 6
+    assert len(client.get("/models", params={"output_modalities": "all"}).json()["data"]) == 7
     one = client.get(f"/model/{GEMINI}").json()["data"]
     assert one["architecture"]["output_modalities"] == ["image", "text"]
 

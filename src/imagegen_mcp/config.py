@@ -72,6 +72,9 @@ class Settings:
     app_title: str = "imagegen-mcp"
     # The team shape's shared bucket (IMAGEGEN_STORAGE_URL=s3://…); None = files in the output directory.
     storage: StorageConfig | None = None
+    # Caps checked against an estimate before any request (costs.py); None: no cap.
+    max_cost_usd: float | None = None
+    daily_budget_usd: float | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -121,6 +124,8 @@ class Settings:
             request_timeout_s=_number(env, "IMAGEGEN_TIMEOUT_S", 180, minimum=1, maximum=3600),
             min_free_mb=_number(env, "IMAGEGEN_MIN_FREE_MB", 64, minimum=0, maximum=1024 * 1024),
             storage=storage_config(env),
+            max_cost_usd=_optional_number(env, "IMAGEGEN_MAX_COST_USD"),
+            daily_budget_usd=_optional_number(env, "IMAGEGEN_DAILY_BUDGET_USD"),
         )
 
     def provider_variables(self) -> Mapping[str, str]:
@@ -323,6 +328,13 @@ def _path_list(env: Mapping[str, str], name: str) -> tuple[Path, ...]:
     if not raw:
         return ()
     return tuple(Path(p).expanduser().absolute() for p in raw.split(os.pathsep) if p.strip())
+
+
+def _optional_number(env: Mapping[str, str], name: str, maximum: float = 1_000_000) -> float | None:
+    """A non-negative number, or None when the variable is unset or empty."""
+    if not env.get(name, "").strip():
+        return None
+    return _number(env, name, 0, minimum=0, maximum=maximum)
 
 
 def _number(

@@ -103,6 +103,8 @@ class GenerateOptions(BaseModel):
     strength: float | None = Field(default=None, ge=0, le=1)
     scale: Literal[2, 4] | None = None
     upscale_mode: UpscaleMode | None = None
+    # Refuse before any request when the estimate is higher (costs.py); None: no per-call cap.
+    max_cost_usd: float | None = Field(default=None, ge=0, le=1000)
 
 
 class GenerateRequest(GenerateOptions):
@@ -192,6 +194,9 @@ class GenerateResult(BaseModel):
     request: Annotated[ResolvedRequest | None, WithJsonSchema({"type": "object"})] = Field(
         default=None, description="The resolved request (dry runs)"
     )
+    estimated_cost_usd: float | None = Field(
+        default=None, description="What the call would cost, estimated before it (dry runs and capped calls)"
+    )
     # Edit diagnostics: enough to debug a drifting edit from the result or receipt alone.
     edit_intent_detected: bool = False
     baseline_applied: bool = False
@@ -242,6 +247,9 @@ class PreflightReport(BaseModel):
     model: str
     output_dir: str
     queue_dir: str
+    spend: dict[str, float | None] = Field(
+        default_factory=dict, description="today_usd (UTC day), daily_budget_usd, left_usd, max_cost_usd"
+    )
 
     def summary(self) -> str:
         failed = [c.name for c in self.checks if not c.ok]

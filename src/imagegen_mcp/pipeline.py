@@ -19,6 +19,7 @@ import anyio
 import anyio.to_thread
 
 from imagegen_mcp import operations
+from imagegen_mcp import costs
 from imagegen_mcp.config import Settings
 from imagegen_mcp.errors import RequestError, StorageError, UnsavedImagesError, first_error
 from imagegen_mcp.imaging import codec, masks
@@ -28,6 +29,7 @@ from imagegen_mcp.providers.base import Call, ProgressFn, Provider, ProviderRequ
 from imagegen_mcp.providers.http import SharedClient
 from imagegen_mcp.providers.registry import Providers
 from imagegen_mcp.queue.health import Health
+from imagegen_mcp.queue.spend import Spend
 from imagegen_mcp.queue.store import make_health
 from imagegen_mcp.routing import OPT_IN_ONLY, Chain, Preferences, Router
 from imagegen_mcp.storage import local as store
@@ -57,6 +59,7 @@ class Services:
     health: Health
     registry: GeneratedImages  # which images this server saved (the upload exemption)
     objects: ObjectStore | None = None  # the team shape's shared bucket (storage/objects.py)
+    spend: Spend | None = None  # what was billed per day (queue/spend.py); None: not recorded
 
     def provider(self, name: str | None) -> Provider:
         """One provider by name (preflight, the queue); ``None`` means the default one."""
@@ -82,7 +85,10 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     )  # fmt: skip
     try:
         objects = open_object_store(settings.storage)
-        yield Services(settings, providers, router, http, health, generated_images(settings.queue_dir), objects)
+        yield Services(
+            settings, providers, router, http, health, generated_images(settings.queue_dir), objects,
+            Spend(settings.queue_dir),
+        )  # fmt: skip
     finally:
         with anyio.CancelScope(shield=True):
             for provider in providers.built():
@@ -211,6 +217,7 @@ async def generate(
         "baseline_resolution_policy": baseline.resolution_policy if baseline else None,
         "rails_applied": rails_applied,
     }
+    chain, estimate = await priced(services, request, provider_request, chain, dry_run=dry_run)
     if dry_run:
         dry = GenerateResult(
             model=resolved.model,
@@ -220,15 +227,21 @@ async def generate(
             hints=hints,
             dry_run=True,
             request=resolved.model_copy(update={"prompt_sent": prompt_sent}),
+            estimated_cost_usd=estimate.usd if estimate else None,
             **diagnostics,
         )
         if inputs.image is not None and inputs.mask_png is not None:
             dry.mask_preview = await anyio.to_thread.run_sync(masks.mask_preview, inputs.image, inputs.mask_png)
         return dry
     call = Call(progress)
-    outcome = await _with_heartbeat(
-        services.router.run(provider_request, call, chain), progress, settings.progress_interval_s, resolved.model
-    )
+    try:
+        outcome = await _with_heartbeat(
+            services.router.run(provider_request, call, chain), progress, settings.progress_interval_s, resolved.model
+        )
+    except BaseException:  # every billed attempt counts towards today's spend, failed calls included
+        await record_spend(services, call.cost_usd, None)
+        raise
+    await record_spend(services, call.cost_usd, estimate)
     if progress is not None:
         await progress(time.monotonic() - started, None, "saving images")
     try:
@@ -255,6 +268,39 @@ async def generate(
         partial_error={**partial.to_dict(), "missing": str(resolved.n - len(saved))} if partial else None,
         **diagnostics,
     )
+
+
+async def priced(
+    services: Services, request: GenerateRequest, provider_request: ProviderRequest, chain: Chain, *, dry_run: bool
+) -> tuple[Chain, costs.Estimate | None]:
+    """The chain without the links a cost cap rules out, and the first link's estimate.
+
+    Estimates are made for dry runs and capped calls only: an uncapped call asks no price list.
+    Raises :class:`costs.BudgetError` (nothing sent) when no link fits the caps.
+    """
+    settings = services.settings
+    spent = await anyio.to_thread.run_sync(services.spend.today) if services.spend else 0.0
+    caps = costs.Caps(request.max_cost_usd, settings.max_cost_usd, settings.daily_budget_usd, spent)
+    if not (caps.any or dry_run):
+        return chain, None
+    estimates = [await costs.estimate(p, m, provider_request) for p, m in chain.links]
+    if not caps.any:
+        return chain, estimates[0]
+    refusals = [costs.over(e, caps) for e in estimates]
+    kept = [(link, e) for link, e, r in zip(chain.links, estimates, refusals, strict=True) if r is None]
+    if not kept:
+        assert refusals[0] is not None
+        raise refusals[0]
+    return Chain([link for link, _ in kept], chain.pinned), kept[0][1]
+
+
+async def record_spend(services: Services, billed: float | None, estimate: costs.Estimate | None) -> None:
+    """Add the call's cost to today's spend: what was billed, or the estimate when no cost was reported."""
+    usd = billed if billed is not None else (estimate.usd if estimate else None)
+    if services.spend is not None and usd:
+        spend = services.spend
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(spend.add, usd)
 
 
 def _preferences(request: GenerateRequest) -> Preferences | None:

@@ -118,6 +118,8 @@ class OpenRouterProvider:
         self.backoff_s = backoff_s
         self._image_api_models: dict[str, Mapping[str, Any]] | None = None
         self._output_modalities: dict[str, list[str]] | None = None
+        self._pricing: dict[str, Mapping[str, Any]] = {}  # GET /models pricing, by model id
+        self._image_prices: dict[str, tuple[float, str] | None] = {}
         # One lock per catalogue, so the first call fetches both side by side.
         self._images_lock = anyio.Lock()
         self._modalities_lock = anyio.Lock()
@@ -412,6 +414,10 @@ class OpenRouterProvider:
                 except e.ProviderError:
                     data = None
                 if isinstance(data, dict) and isinstance(data.get("data"), list):
+                    self._pricing = {
+                        m["id"]: m["pricing"] for m in data["data"] if isinstance(m, dict) and "id" in m
+                        and isinstance(m.get("pricing"), dict)
+                    }  # fmt: skip
                     self._output_modalities = {
                         m["id"]: list(m.get("architecture", {}).get("output_modalities", []))
                         for m in data["data"]
@@ -419,6 +425,50 @@ class OpenRouterProvider:
                     }
         outputs = (self._output_modalities or {}).get(model)
         return ["image"] if outputs == ["image"] else ["image", "text"]
+
+    async def price_per_image(self, model: str, tokens_per_image: int) -> tuple[float, str] | None:
+        """USD per image before a call, and where it came from; None when OpenRouter does not say.
+
+        The Image API's per-image price (``/images/models/{id}/endpoints``, the highest listed, so a
+        resolution tier is never under-estimated), else ``/models`` ``pricing.image_output``: a value
+        under $0.001 is per token (as seen on the wire) and is multiplied by ``tokens_per_image``.
+        """
+        if model not in self._image_prices:
+            self._image_prices[model] = await self._endpoint_price(model) or await self._models_price(
+                model, tokens_per_image
+            )
+        return self._image_prices[model]
+
+    async def _endpoint_price(self, model: str) -> tuple[float, str] | None:
+        try:
+            response = await self._send("GET", f"/images/models/{model}/endpoints", auth=False)
+        except e.ProviderError:
+            return None
+        data = json_of(response)
+        if response.status_code != 200 or not isinstance(data, dict) or not isinstance(data.get("endpoints"), list):
+            return None
+        prices = [
+            float(p["cost_usd"])
+            for endpoint in data["endpoints"] if isinstance(endpoint, dict)
+            for p in endpoint.get("pricing") or [] if isinstance(p, dict)
+            and p.get("billable") == "output_image" and p.get("unit") == "image"
+            and isinstance(p.get("cost_usd"), int | float)
+        ]  # fmt: skip
+        return (max(prices), "OpenRouter /images/models endpoints pricing") if prices else None
+
+    async def _models_price(self, model: str, tokens_per_image: int) -> tuple[float, str] | None:
+        if self._key:
+            await self._modalities(model)
+        raw = self._pricing.get(model, {}).get("image_output")
+        try:
+            value = float(raw) if raw is not None else None
+        except (TypeError, ValueError):
+            return None
+        if value is None or value <= 0:
+            return None
+        if value >= 0.001:
+            return value, "OpenRouter /models pricing.image_output (per image)"
+        return value * tokens_per_image, f"OpenRouter /models pricing.image_output × {tokens_per_image} image tokens"
 
     # ------------------------------------------------------------------ preflight
 

@@ -71,6 +71,9 @@ MustKeep = Annotated[
 LockPalette = Annotated[bool | None, Field(description="Keep colours (default true)")]
 LockComposition = Annotated[bool | None, Field(description="Keep framing (default true)")]
 
+MaxCost = Annotated[
+    float | None, Field(ge=0, le=1000, description="USD cap: refuse (nothing sent) if the estimate is higher")
+]
 Style = StyleArg  # the look presets (surface/styles.py), for every tool that makes an image
 
 # Shared by generate_image, edit_image and upscale_image: identical definitions, so tools/list says them once.

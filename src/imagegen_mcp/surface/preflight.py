@@ -50,6 +50,18 @@ async def run_preflight(services: Services, provider: str | None = None, model: 
     if services.objects is not None:  # the team shape's bucket: reachable and writable
         checks += await anyio.to_thread.run_sync(services.objects.check)
     checks.append(await anyio.to_thread.run_sync(codecs))
+    spend = await anyio.to_thread.run_sync(spending, services)
+    if settings.daily_budget_usd is not None:
+        left = spend["left_usd"] or 0.0
+        checks.append(
+            PreflightCheck(
+                name="budget",
+                ok=left > 0,
+                detail=f"today (UTC) ${spend['today_usd']:.4f} spent of ${settings.daily_budget_usd:g}, "
+                f"${left:.4f} left",
+                fix=None if left > 0 else "wait for tomorrow (UTC) or raise IMAGEGEN_DAILY_BUDGET_USD",
+            )
+        )
     return PreflightReport(
         ok=all(c.ok for c in checks),
         checks=checks,
@@ -58,7 +70,21 @@ async def run_preflight(services: Services, provider: str | None = None, model: 
         model=shown_model or settings.model,
         output_dir=str(settings.output_dir),
         queue_dir=str(settings.queue_dir),
+        spend=spend,
     )
+
+
+def spending(services: Services) -> dict[str, float | None]:
+    """Today's spend (UTC day, from the job store's ledger), the caps, and what is left of the day's budget."""
+    settings = services.settings
+    today = round(services.spend.today(), 6) if services.spend else 0.0
+    budget = settings.daily_budget_usd
+    return {
+        "today_usd": today,
+        "daily_budget_usd": budget,
+        "left_usd": round(max(0.0, budget - today), 6) if budget is not None else None,
+        "max_cost_usd": settings.max_cost_usd,
+    }
 
 
 async def provider_reports(

@@ -293,6 +293,7 @@ def register_queue_tools(mcp: MCPServer[Any], settings: Settings, bus: Subscript
         must_keep: params.MustKeep | None = None,
         lock_palette: params.LockPalette = None,
         lock_composition: params.LockComposition = None,
+        max_cost_usd: params.MaxCost = None,
     ) -> Annotated[CallToolResult, EnqueueResult]:
         services: Services = ctx.request_context.lifespan_context
         queue = await open_queue()
@@ -308,7 +309,7 @@ def register_queue_tools(mcp: MCPServer[Any], settings: Settings, bus: Subscript
                 allow_no_baseline_on_edit_intent=allow_no_baseline_on_edit_intent, baseline_image=baseline_image,
                 baseline_source_kind=baseline_source_kind, confirm_external_upload=confirm_external_upload,
                 variation_strength=variation_strength, must_keep=must_keep or [], lock_palette=lock_palette,
-                lock_composition=lock_composition,
+                lock_composition=lock_composition, max_cost_usd=max_cost_usd,
             )  # fmt: skip
             result = await queue_ops.enqueue(services, queue, req)
         except ImagegenError as exc:

@@ -239,6 +239,7 @@ def register(mcp: ImagegenServer, settings: Settings) -> None:
         seed: params.Seed = None,
         background: params.BackgroundArg = None,
         output_format: params.OutputFormatArg = None,
+        max_cost_usd: params.MaxCost = None,
     ) -> Annotated[CallToolResult, GenerateResult]:
         services: Services = ctx.request_context.lifespan_context
         try:
@@ -251,6 +252,7 @@ def register(mcp: ImagegenServer, settings: Settings) -> None:
                 must_keep=must_keep or [], lock_palette=lock_palette, lock_composition=lock_composition,
                 references=references or [], consistency=consistency, negative_prompt=negative_prompt, seed=seed,
                 background=background, output_format=output_format,
+                max_cost_usd=max_cost_usd,
             )  # fmt: skip
         except ValidationError as exc:
             raise ToolError(redact(f"invalid arguments: {problems(exc)}", services.settings.secrets())) from None
@@ -286,7 +288,13 @@ def register(mcp: ImagegenServer, settings: Settings) -> None:
             report = await run_preflight(services, provider, model)
         except ImagegenError as exc:
             raise tool_error(exc, services.settings) from None
-        lines = [report.summary()] + [
+        spend = report.spend
+        budget = (
+            f" of ${spend['daily_budget_usd']:g} (${spend['left_usd']:.4f} left)"
+            if spend.get("daily_budget_usd") is not None
+            else ""
+        )
+        lines = [report.summary(), f"spend today (UTC): ${spend.get('today_usd') or 0:.4f}{budget}"] + [
             f"{'ok ' if c.ok else 'FAIL'} {c.name}: {c.detail}" + ("" if c.ok or not c.fix else f" — fix: {c.fix}")
             for c in report.checks
         ]
@@ -374,7 +382,11 @@ def summary(result: GenerateResult) -> str:
     if result.dry_run:
         req = result.request
         where = f" → {req.out_dir}" if req else ""
-        return f"Dry run: would send to {result.provider} model {result.model}{where}; nothing sent or charged.{hints}"
+        price = f"about ${result.estimated_cost_usd:.4f}" if result.estimated_cost_usd is not None else "no price known"
+        return (
+            f"Dry run: would send to {result.provider} model {result.model}{where} ({price}); "
+            f"nothing sent or charged.{hints}"
+        )
     files = ", ".join(
         f"{img.path} ({img.width}x{img.height} {img.mime_type.split('/')[1].upper()})" for img in result.images
     )

@@ -18,8 +18,7 @@ from pathlib import Path
 import anyio
 import anyio.to_thread
 
-from imagegen_mcp import operations
-from imagegen_mcp import costs
+from imagegen_mcp import costs, operations
 from imagegen_mcp.config import Settings
 from imagegen_mcp.errors import RequestError, StorageError, UnsavedImagesError, first_error
 from imagegen_mcp.imaging import codec, masks

@@ -6,6 +6,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -64,3 +68,34 @@ async def test_a_subscriber_on_another_server_hears_the_job_finish(
                     text = (await two.read_resource(uri)).contents[0].text  # type: ignore[union-attr]
                     if '"succeeded"' in text:
                         break
+
+
+async def test_preflight_checks_the_database_and_its_schema_version(settings: Settings, pg_url: str) -> None:
+    async with Client(build_server(with_settings(settings, queue_url=pg_url, provider="placeholder"))) as c:
+        report = (await c.call_tool("preflight", {})).structured_content
+        assert report is not None
+        [check] = [k for k in report["checks"] if k["name"] == "queue_database"]
+        assert check["ok"] and "reachable" in check["detail"]
+        await c.call_tool("enqueue_images", {"prompt": PROMPT})  # creates the schema
+        report = (await c.call_tool("preflight", {})).structured_content
+        [check] = [k for k in report["checks"] if k["name"] == "queue_database"]  # type: ignore[index]
+        assert check["ok"] and "schema version" in check["detail"]
+    down = with_settings(settings, queue_url="postgresql://me:pw-hidden-77@127.0.0.1:9/db", provider="placeholder")
+    async with Client(build_server(down)) as c:
+        report = (await c.call_tool("preflight", {})).structured_content
+        [check] = [k for k in report["checks"] if k["name"] == "queue_database"]  # type: ignore[index]
+        assert not check["ok"] and "IMAGEGEN_QUEUE_URL" in check["detail"] and check["fix"]
+        assert "pw-hidden-77" not in json.dumps(report)
+
+
+@pytest.mark.parametrize(
+    ("url", "code"), [("postgresql://me:pw-hidden-77@127.0.0.1:9/db", 1), ("mysql://me:pw-hidden-77@db/x", 2)]
+)
+def test_serve_refuses_to_start_on_a_queue_url_it_cannot_use(tmp_path: Path, url: str, code: int) -> None:
+    env = {**os.environ, "IMAGEGEN_OUTPUT_DIR": str(tmp_path / "out"), "IMAGEGEN_QUEUE_URL": url}
+    proc = subprocess.run(
+        [sys.executable, "-m", "imagegen_mcp", "serve", "--transport", "http", "--port", "0"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == code and proc.stdout == ""
+    assert "IMAGEGEN_QUEUE_URL" in proc.stderr and "pw-hidden-77" not in proc.stderr

@@ -249,6 +249,32 @@ class PostgresJobQueue(SqlJobStore):
                 pause = min(5.0, pause * 2)
 
 
+def check(url: str) -> tuple[bool, str, str | None]:
+    """Preflight: the database is reachable and its schema is this release's (read-only: nothing is
+    created or migrated here). ``(ok, detail, fix)``."""
+    where = safe_url(url)
+    try:
+        with connect(url) as conn:
+            row = conn.execute(
+                "SELECT to_regclass(%s) IS NOT NULL AS present", [f"{PG_SCHEMA}.schema_version"]
+            ).fetchone()
+            found = conn.execute("SELECT version FROM schema_version").fetchone() if row and row["present"] else None
+    except psycopg.Error as exc:
+        error = translate(exc, url)
+        return False, error.message, error.fix
+    version = int(found["version"]) if found else 0
+    if version > PG_SCHEMA_VERSION:
+        return (
+            False,
+            f"{where}: schema version {version} is newer than this release's ({PG_SCHEMA_VERSION})",
+            ("upgrade imagegen-mcp on this replica to the release the others run"),
+        )
+    if version < PG_SCHEMA_VERSION:
+        state = "no queue schema yet" if version == 0 else f"schema version {version}"
+        return True, f"{where}: reachable; {state} (migrated to {PG_SCHEMA_VERSION} when a server starts)", None
+    return True, f"{where}: reachable, schema version {version}", None
+
+
 def migrate(conn: psycopg.Connection[dict[str, Any]], url: str) -> None:
     """Create or upgrade the schema in one transaction, under an advisory lock (replicas start together)."""
     try:

@@ -117,6 +117,17 @@ def make_health(settings: Settings) -> Health:
     return Health(settings.queue_dir, settings.cooldown_s)
 
 
+def check_database(settings: Settings) -> tuple[bool, str, str | None] | None:
+    """Preflight of the team shape's database (reachable, schema version); None for SQLite, whose
+    folder the ``queue_dir`` check covers."""
+    if not is_postgres(settings.queue_url):
+        return None
+    from imagegen_mcp.queue.postgres import check
+
+    assert settings.queue_url is not None
+    return check(settings.queue_url)
+
+
 def store_exists(settings: Settings) -> bool:
     """Whether a queue is there to be opened: a PostgreSQL one always is (it is created on open);
     a SQLite one once its file exists (the worker never creates it)."""

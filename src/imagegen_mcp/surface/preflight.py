@@ -16,6 +16,7 @@ import anyio.to_thread
 from imagegen_mcp.models import PreflightCheck, PreflightReport, ProviderReport
 from imagegen_mcp.pipeline import Services
 from imagegen_mcp.providers.registry import BY_NAME
+from imagegen_mcp.queue.store import check_database
 from imagegen_mcp.routing import OPT_IN_ONLY
 
 
@@ -47,6 +48,9 @@ async def run_preflight(services: Services, provider: str | None = None, model: 
         shown_model = report.default_models.get("generate", "") if chosen == "placeholder" or not model else model
     checks.append(await anyio.to_thread.run_sync(writable, "output_dir", settings.output_dir, "IMAGEGEN_OUTPUT_DIR"))
     checks.append(await anyio.to_thread.run_sync(writable, "queue_dir", settings.queue_dir, "IMAGEGEN_QUEUE_DIR"))
+    database = await anyio.to_thread.run_sync(check_database, settings)
+    if database is not None:  # the team shape's PostgreSQL queue
+        checks.append(PreflightCheck(name="queue_database", ok=database[0], detail=database[1], fix=database[2]))
     if services.objects is not None:  # the team shape's bucket: reachable and writable
         checks += await anyio.to_thread.run_sync(services.objects.check)
     checks.append(await anyio.to_thread.run_sync(codecs))

@@ -122,8 +122,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from imagegen_mcp.config import Settings
     from imagegen_mcp.surface.transport import serve
 
+    settings = Settings.from_env()
+    if settings.queue_url:  # the team shape: a replica without its database must not start
+        from imagegen_mcp.queue.store import make_store
+
+        make_store(settings).open().close()  # reachable, created or migrated; else a StorageError naming it
     return serve(
-        Settings.from_env(), transport=args.transport, host=args.host, port=args.port, path=args.path,
+        settings, transport=args.transport, host=args.host, port=args.port, path=args.path,
         header_timeout_s=args.header_timeout, max_connections=args.max_connections,
     )  # fmt: skip
 

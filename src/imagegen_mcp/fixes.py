@@ -29,6 +29,9 @@ CLI_FLAGS = {
     "confirm_external_upload": "--confirm-external-upload", "variation_strength": "--variation-strength",
     "must_keep": "--must-keep", "lock_palette": "--lock-palette", "lock_composition": "--lock-composition",
     "wait_s": "--wait", "limit": "--limit",
+    "mode": "--mode", "mask": "--mask", "mask_box": "--mask-box", "expand": "--expand", "style_image": "--style-image",
+    "references": "--reference", "consistency": "--consistency", "strength": "--strength",
+    "negative_prompt": "--negative-prompt", "seed": "--seed", "scale": "--scale", "upscale_mode": "--mode",
 }  # fmt: skip
 CLI_VERBS = (
     (re.compile(r"\b(?:the )?enqueue_images(?: tool)?\b"), "imagegen-mcp enqueue"),

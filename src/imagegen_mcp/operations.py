@@ -99,7 +99,7 @@ def check_arguments(request: GenerateOptions) -> None:
         if (request.mask is None) == (request.mask_box is None):
             raise RequestError(
                 f"{op} needs exactly one of mask or mask_box",
-                "pass mask (white = change) or mask_box [x0, y0, x1, y1] in 0–1 fractions",
+                "pass mask_box [x0, y0, x1, y1] in 0–1 fractions, or pass mask (white = change)",
             )
     elif request.mask is not None or request.mask_box is not None:
         raise refuse("mask" if request.mask is not None else "mask_box", "modes inpaint and erase")

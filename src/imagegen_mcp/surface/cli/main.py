@@ -1,4 +1,4 @@
-"""``imagegen-mcp``: serve · preflight · generate · lint · schemas · demo.
+"""``imagegen-mcp``: serve · preflight · generate · edit · upscale · lint · schemas · demo.
 
 Every verb reads the same settings and calls the same pipeline as the tools. Human output goes to
 stdout for the CLI verbs; ``serve`` over stdio writes nothing but protocol to stdout (logs go to
@@ -16,6 +16,7 @@ from typing import Any
 
 from imagegen_mcp import __version__
 from imagegen_mcp.providers.registry import NAMES
+from imagegen_mcp.surface.cli import edits as cli_edits
 from imagegen_mcp.surface.cli import queue as cli_queue
 
 ASPECT_HELP = "e.g. 1:1, 16:9, 9:16"
@@ -91,6 +92,8 @@ def parser() -> argparse.ArgumentParser:
     gen.add_argument("--strict", action="store_true", help="refuse ambiguous prompts (strict_clarify)")
     gen.add_argument("--allow-no-baseline", action="store_true", help="allow an edit-like prompt without an image")
     gen.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    cli_edits.add_parsers(sub)  # edit · upscale
 
     lint = sub.add_parser("lint", help="check a prompt for clarity problems (exit 1 in --strict when refused)")
     lint.add_argument("prompt")
@@ -253,6 +256,7 @@ COMMANDS = {
     "serve": cmd_serve,
     "preflight": cmd_preflight,
     "generate": cmd_generate,
+    **cli_edits.COMMANDS,
     "lint": cmd_lint,
     "schemas": cmd_schemas,
     "demo": cmd_demo,

@@ -227,3 +227,20 @@ async def test_preflight_shows_both_providers_configured_without_their_keys(
 def _size(path: str) -> tuple[int, int]:
     with Image.open(io.BytesIO(Path(path).read_bytes())) as img:
         return img.size
+
+
+async def test_cancel_jobs_on_a_queued_fal_job_that_is_polling_sends_fals_cancel(
+    tmp_path: Path, fal_emu: FalEmulator
+) -> None:
+    fal_emu.fault("hold")
+    settings = settings_for(tmp_path, "fal", env_for(fal=fal_emu))
+    async with connected(settings) as client:
+        enq = await client.call_tool("enqueue_images", {"prompt": PROMPT, "request_id": "held"})
+        assert not enq.is_error, text_of(enq)
+        await anyio.to_thread.run_sync(fal_emu.wait_for_request, "/status")
+        with anyio.fail_after(15):
+            result = await client.call_tool("cancel_jobs", {"request_id": "held"})
+        assert not result.is_error, text_of(result)
+        cancel = await anyio.to_thread.run_sync(fal_emu.wait_for_cancel)
+    assert cancel.method == "PUT" and cancel.status == 202
+    assert [j["status"] for j in result.structured_content["jobs"]] == ["cancelled"]

@@ -82,9 +82,7 @@ async def compatible(tmp_path: Path, gateway: OpenAIEmulator) -> AsyncIterator[C
 
 
 async def edit(client: Client, picture: Path, **arguments: Any) -> Any:
-    result = await client.call_tool(
-        "edit_image", {"image": str(picture), "confirm_external_upload": True, **arguments}
-    )
+    result = await client.call_tool("edit_image", {"image": str(picture), "confirm_external_upload": True, **arguments})
     return result
 
 

@@ -26,7 +26,9 @@ DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
 DEFAULT_MODEL = "google/gemini-3.1-flash-image-preview"
 PROVIDERS = NAMES
 # Keys an IMAGEGEN_CONFIG file may hold (keys stay in the environment: a config file gets shared).
-CONFIG_KEYS = frozenset({"provider", "model", "preferred", "blocked", "weights", "order", "cooldown_s", "providers"})
+CONFIG_KEYS = frozenset(
+    {"provider", "model", "preferred", "blocked", "weights", "order", "cooldown_s", "providers", "defaults"}
+)
 
 
 @dataclass(frozen=True)
@@ -75,12 +77,23 @@ class Settings:
     # Caps checked against an estimate before any request (costs.py); None: no cap.
     max_cost_usd: float | None = None
     daily_budget_usd: float | None = None
+    # Defaults a call's own argument overrides (defaults.py): IMAGEGEN_CONFIG, then remembered ones.
+    default_style: str | None = None
+    default_aspect_ratio: str | None = None
+    default_image_size: str | None = None
+    # Where each default came from: key -> "environment" | "IMAGEGEN_CONFIG" | "remembered (<file>)".
+    default_sources: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         file = _config_file(env)
-        output_dir = _path(env, "IMAGEGEN_OUTPUT_DIR") or default_output_dir(env)
+        chosen, sources = _defaults(env, file)
+        output_dir = (
+            _path(env, "IMAGEGEN_OUTPUT_DIR")
+            or (Path(chosen["out_dir"]).expanduser() if "out_dir" in chosen else None)
+            or default_output_dir(env)
+        )
         queue_dir = _path(env, "IMAGEGEN_QUEUE_DIR") or output_dir / "imagegen-queue"
         provider_env = _provider_env(env, file)
         for variable in BASE_VARIABLES:
@@ -101,7 +114,7 @@ class Settings:
             api_key=provider_env.get("OPENROUTER_API_KEY") or None,
             base_url=base_url,
             provider=provider,
-            model=env.get("IMAGEGEN_MODEL", "").strip() or str(file.get("model", "")) or DEFAULT_MODEL,
+            model=chosen.get("model") or DEFAULT_MODEL,
             provider_env=MappingProxyType(provider_env),
             preferred=tuple(_names(env, "IMAGEGEN_PREFERRED", file, "preferred") or ()),
             blocked=frozenset(_names(env, "IMAGEGEN_BLOCKED", file, "blocked") or ()),
@@ -126,6 +139,10 @@ class Settings:
             storage=storage_config(env),
             max_cost_usd=_optional_number(env, "IMAGEGEN_MAX_COST_USD"),
             daily_budget_usd=_optional_number(env, "IMAGEGEN_DAILY_BUDGET_USD"),
+            default_style=chosen.get("style"),
+            default_aspect_ratio=chosen.get("aspect_ratio"),
+            default_image_size=chosen.get("image_size"),
+            default_sources=MappingProxyType(sources),
         )
 
     def provider_variables(self) -> Mapping[str, str]:
@@ -328,6 +345,43 @@ def _path_list(env: Mapping[str, str], name: str) -> tuple[Path, ...]:
     if not raw:
         return ()
     return tuple(Path(p).expanduser().absolute() for p in raw.split(os.pathsep) if p.strip())
+
+
+def _defaults(env: Mapping[str, str], file: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+    """model, style, aspect_ratio, image_size, out_dir and where each came from.
+
+    Environment (IMAGEGEN_MODEL, IMAGEGEN_OUTPUT_DIR) > IMAGEGEN_CONFIG (top-level ``model`` or a
+    ``[defaults]`` table) > remembered defaults (``imagegen-mcp defaults set``); see defaults.py.
+    """
+    from imagegen_mcp import defaults
+
+    table = file.get("defaults", {})
+    if not isinstance(table, dict):
+        raise ConfigError("IMAGEGEN_CONFIG: defaults must be a table", "write [defaults] then style = 'anime'")
+    configured = {
+        **({"model": str(file["model"])} if file.get("model") else {}),
+        **{k: str(v) for k, v in table.items()},
+    }
+    for key, value in configured.items():
+        try:
+            defaults.validate(key, value)
+        except ConfigError as exc:
+            raise ConfigError(f"IMAGEGEN_CONFIG [defaults]: {exc.message}", exc.fix) from None
+    remembered = defaults.load(env)
+    chosen: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    from_env = {"model": env.get("IMAGEGEN_MODEL", "").strip(), "out_dir": env.get("IMAGEGEN_OUTPUT_DIR", "").strip()}
+    for key in defaults.KEYS:
+        for candidate, where in (
+            (from_env.get(key), "environment"),
+            (configured.get(key), "IMAGEGEN_CONFIG"),
+            (remembered.get(key), f"remembered ({defaults.path(env)})"),
+        ):
+            if candidate:
+                chosen[key] = candidate
+                sources[key] = where
+                break
+    return chosen, sources
 
 
 def _optional_number(env: Mapping[str, str], name: str, maximum: float = 1_000_000) -> float | None:

@@ -54,6 +54,13 @@ async def run_preflight(services: Services, provider: str | None = None, model: 
     if services.objects is not None:  # the team shape's bucket: reachable and writable
         checks += await anyio.to_thread.run_sync(services.objects.check)
     checks.append(await anyio.to_thread.run_sync(codecs))
+    if settings.default_sources:
+        shown = {
+            "model": settings.model, "style": settings.default_style, "aspect_ratio": settings.default_aspect_ratio,
+            "image_size": settings.default_image_size, "out_dir": str(settings.output_dir),
+        }  # fmt: skip
+        detail = ", ".join(f"{k}={shown[k]} ({where})" for k, where in settings.default_sources.items())
+        checks.append(PreflightCheck(name="defaults", ok=True, detail=detail))
     spend = await anyio.to_thread.run_sync(spending, services)
     if settings.daily_budget_usd is not None:
         left = spend["left_usd"] or 0.0

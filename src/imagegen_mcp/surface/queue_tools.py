@@ -296,6 +296,10 @@ def register_queue_tools(mcp: MCPServer[Any], settings: Settings, bus: Subscript
         max_cost_usd: params.MaxCost = None,
     ) -> Annotated[CallToolResult, EnqueueResult]:
         services: Services = ctx.request_context.lifespan_context
+        if (operation or "generate") == "generate":  # the call's argument wins over a configured/remembered default
+            style = style or services.settings.default_style  # type: ignore[assignment]
+            aspect_ratio = aspect_ratio or services.settings.default_aspect_ratio  # type: ignore[assignment]
+            image_size = image_size or services.settings.default_image_size  # type: ignore[assignment]
         queue = await open_queue()
         try:
             req = queue_ops.parse_request(

@@ -242,6 +242,10 @@ def register(mcp: ImagegenServer, settings: Settings) -> None:
         max_cost_usd: params.MaxCost = None,
     ) -> Annotated[CallToolResult, GenerateResult]:
         services: Services = ctx.request_context.lifespan_context
+        settings_ = services.settings  # the call's argument wins over a configured or remembered default
+        style = style or settings_.default_style  # type: ignore[assignment]
+        aspect_ratio = aspect_ratio or settings_.default_aspect_ratio  # type: ignore[assignment]
+        image_size = image_size or settings_.default_image_size  # type: ignore[assignment]
         try:
             request = GenerateRequest(
                 prompt=styles.apply(prompt, style), model=model, image_size=image_size, aspect_ratio=aspect_ratio, n=n,

@@ -115,6 +115,9 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--prompt", default=None)
 
     cli_queue.add_parsers(sub)  # enqueue · worker · status · cancel
+    dflt = sub.add_parser("defaults", help="remember defaults: defaults set model=… style=… aspect_ratio=… out_dir=…")
+    dflt.add_argument("action", choices=["set", "show"])
+    dflt.add_argument("pairs", nargs="*", metavar="KEY=VALUE", help="KEY= forgets a default")
     return p
 
 
@@ -252,6 +255,36 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args.prompt)
 
 
+def cmd_defaults(args: argparse.Namespace) -> int:
+    """``defaults set KEY=VALUE …`` writes the per-user file; ``defaults show`` prints what is in force."""
+    import os
+
+    from imagegen_mcp import defaults
+    from imagegen_mcp.config import Settings
+    from imagegen_mcp.errors import ConfigError
+
+    if args.action == "set":
+        changes = {}
+        for pair in args.pairs:
+            key, sep, value = pair.partition("=")
+            if not sep:
+                raise ConfigError(f"{pair!r} is not KEY=VALUE", "write e.g. imagegen-mcp defaults set style=anime")
+            changes[key.strip()] = value.strip()
+        if not changes:
+            raise ConfigError("nothing to set", f"give KEY=VALUE pairs; keys: {', '.join(defaults.KEYS)}")
+        defaults.save(os.environ, changes)
+        print(f"saved to {defaults.path(os.environ)}")
+    settings = Settings.from_env()
+    shown = {
+        "model": settings.model, "style": settings.default_style, "aspect_ratio": settings.default_aspect_ratio,
+        "image_size": settings.default_image_size, "out_dir": str(settings.output_dir),
+    }  # fmt: skip
+    for key in defaults.KEYS:
+        where = settings.default_sources.get(key, "built-in")
+        print(f"{key} = {shown[key] if shown[key] is not None else '(none)'}  [{where}]")
+    return 0
+
+
 COMMANDS = {
     "serve": cmd_serve,
     "preflight": cmd_preflight,
@@ -261,4 +294,5 @@ COMMANDS = {
     "schemas": cmd_schemas,
     "demo": cmd_demo,
     **cli_queue.COMMANDS,
+    "defaults": cmd_defaults,
 }

@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,11 +62,13 @@ def _as_postgres(cmd: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *cmd]
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
+@contextmanager
+def running_postgres() -> Iterator[PostgresServer | None]:
+    """A throwaway PostgreSQL server (None when the binaries are not installed); bench/ uses it too."""
     bin_dir = _bin_dir()
     if bin_dir is None:
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed here; .ci/run installs them")
+        yield None
+        return
     root = Path(tempfile.mkdtemp(prefix="imagegen-pg-"))
     data = root / "data"
     if os.geteuid() == 0:
@@ -92,6 +95,14 @@ def postgres_server() -> Iterator[PostgresServer]:
             env=env,
         )
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    with running_postgres() as server:
+        if server is None:
+            pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed here; .ci/run installs them")
+        yield server
 
 
 @pytest.fixture

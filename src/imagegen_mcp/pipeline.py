@@ -119,7 +119,7 @@ def resolve(
 
 
 def lint_hints(
-    resolved: ResolvedRequest, options: LintOptions, *, has_baseline: bool = False
+    resolved: ResolvedRequest, options: LintOptions, *, has_baseline: bool = False, operation: str = "generate"
 ) -> tuple[list[Hint], bool]:
     """Run the linter: the hints to return and whether the prompt reads as an edit.
 
@@ -135,6 +135,7 @@ def lint_hints(
             aspect_ratio=resolved.aspect_ratio,
             has_baseline=has_baseline,
             count=resolved.n,
+            operation=operation,
         ),
     )
     effective = report.strict() if options.strict_clarify else report
@@ -207,7 +208,7 @@ async def generate(
     hints: list[Hint] = []
     edit_intent = False
     if request.prompt.strip() or request.operation == "generate":  # optional prompts left empty: nothing to lint
-        hints, edit_intent = lint_hints(resolved, lint_options, has_baseline=has_image)
+        hints, edit_intent = lint_hints(resolved, lint_options, has_baseline=has_image, operation=request.operation)
     diagnostics = {
         "edit_intent_detected": edit_intent,
         "baseline_applied": baseline is not None,

@@ -294,3 +294,16 @@ async def test_an_unknown_expand_side_is_refused_naming_it(client: Client, pictu
     result = await client.call_tool("edit_image", {"image": str(picture), "mode": "outpaint",
                                                    "expand": {"top": 10}, "confirm_external_upload": True})  # fmt: skip
     assert result.is_error and "expand has unknown side(s) top" in text_of(result)
+
+
+async def test_an_inpaint_prompt_for_the_whole_picture_gets_a_hint_and_must_keep_reaches_the_prompt(
+    client: Client, picture: Path
+) -> None:
+    result = await client.call_tool("edit_image", {
+        "image": str(picture), "mode": "inpaint", "mask_box": [0, 0, 0.5, 0.5], "dry_run": True,
+        "prompt": "a photo of a cosy living room with a round window", "must_keep": ["the cat"],
+        "confirm_external_upload": True,
+    })  # fmt: skip
+    data = result.structured_content
+    assert "inpaint-whole-picture" in [h["rule"] for h in data["hints"]]
+    assert data["rails_applied"] == ["must_keep:the cat"] and "the cat" in data["request"]["prompt_sent"]

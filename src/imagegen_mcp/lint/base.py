@@ -19,6 +19,7 @@ class Ctx:
     ratio_text: str | None
     has_baseline: bool
     count: int
+    operation: str = "generate"  # generate, an edit_image mode, or upscale
 
 
 @dataclass(slots=True)

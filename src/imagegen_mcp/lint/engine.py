@@ -14,6 +14,7 @@ from . import (
     rules_count,
     rules_coverage,
     rules_edit,
+    rules_modes,
     rules_negation,
     rules_params,
     rules_style,
@@ -31,6 +32,8 @@ RULES: tuple[Rule, ...] = (
     rules_text.text_too_long,
     rules_text.text_no_typography,
     rules_edit.edit_no_preserve,
+    rules_modes.inpaint_whole_picture,
+    rules_modes.outpaint_not_extension,
     rules_coverage.missing_subject,
     rules_coverage.missing_elements,
     rules_coverage.vague_term,
@@ -60,6 +63,7 @@ def resolve(context: LintContext) -> Ctx:
         ratio_text=context.aspect_ratio.strip() if ratio is not None and context.aspect_ratio else None,
         has_baseline=context.has_baseline,
         count=context.count,
+        operation=context.operation,
     )
 
 

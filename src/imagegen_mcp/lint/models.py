@@ -31,6 +31,8 @@ class LintContext(BaseModel):
     """A baseline (input) image is attached."""
     count: int = 1
     """Number of images requested (the ``n`` parameter)."""
+    operation: str = "generate"
+    """``generate``, an ``edit_image`` mode (``inpaint``, ``outpaint`` …) or ``upscale``: mode-specific rules."""
 
 
 class LintHint(BaseModel):

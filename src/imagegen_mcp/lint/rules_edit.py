@@ -222,8 +222,11 @@ def edit_needs_baseline(doc: Doc, ctx: Ctx, sig: Signals) -> list[LintHint]:
 
 
 def edit_no_preserve(doc: Doc, ctx: Ctx, sig: Signals) -> list[LintHint]:
-    """``edit-no-preserve``: a baseline is attached but nothing says what must stay the same."""
-    if not ctx.has_baseline:
+    """``edit-no-preserve``: a baseline is attached but nothing says what must stay the same.
+
+    Only for free edits (a baseline, mode ``edit``): a mask, a canvas or a cut-out keep the rest by construction.
+    """
+    if not ctx.has_baseline or ctx.operation not in ("generate", "edit"):
         return []
     if lx.pattern("en", "preserve").search(doc.masked) or lx.pattern("zh", "preserve").search(doc.masked):
         return []

@@ -7,8 +7,8 @@ Where the price comes from, per provider (never a guess — no price means no es
 - ``openai`` — the per-image list prices in ``providers/data/openai_models.json`` (quality from
   ``image_size``, size from ``aspect_ratio``, as the provider would send them); ``compatible`` has none
   (a gateway's prices are its own);
-- ``bfl`` / ``fal`` — their data files (credits, or USD per megapixel: 1 MP without ``image_size``,
-  ~4 MP for ``medium``, ~16 MP for ``high``);
+- ``bfl`` / ``fal`` — their data files, through the provider's ``price_per_image`` (the endpoint and the
+  exact width × height it would send: credits, or USD per started megapixel);
 - everything else — ``providers/data/prices.json`` (the local and offline providers cost 0).
 
 The estimate is per call (per image × ``n``). Caps: ``max_cost_usd`` (argument) and
@@ -21,16 +21,13 @@ and when none is left the call is refused with what it would cost and how to get
 from __future__ import annotations
 
 import json
-import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from typing import Any
 
 from imagegen_mcp.errors import RequestError
 from imagegen_mcp.providers.base import Provider, ProviderRequest
-
-MEGAPIXELS = {None: 1, "low": 1, "medium": 4, "high": 16}
 
 
 class BudgetError(RequestError):
@@ -77,21 +74,10 @@ async def _per_image(provider: Any, name: str, model: str, request: ProviderRequ
         quality = spec.quality.get(request.image_size or "") or None
         usd = spec.cost({}, quality=quality, size=spec.size_for(request.aspect_ratio), count=1)
         return (usd, "providers/data/openai_models.json") if usd is not None else None
-    if name == "bfl":
-        from imagegen_mcp.providers import bfl
-
-        catalogue = bfl.load()
-        bfl_model = catalogue.models.get(model)
-        side = int(1024 * math.sqrt(MEGAPIXELS.get(request.image_size, 1)))
-        credits = bfl_model.credits_for(side, side) if bfl_model else None
-        return (credits * catalogue.credit_usd, "providers/data/bfl_models.json") if credits is not None else None
-    if name == "fal":
-        from imagegen_mcp.providers import fal
-
-        fal_model = fal.load()[0].get(model)
-        if fal_model is None or fal_model.usd_per_mp is None:
-            return None
-        return fal_model.usd_per_mp * MEGAPIXELS.get(request.image_size, 1), "providers/data/fal_models.json"
+    if name in ("bfl", "fal") and hasattr(provider, "price_per_image"):
+        # The provider prices the request as it would send it (endpoint swaps, exact width × height).
+        usd = provider.price_per_image(replace(request, model=model))
+        return (usd, f"providers/data/{name}_models.json") if usd is not None else None
     table = price_table()["providers"].get(name, {})
     entry = table.get(model) or table.get("*")
     if entry is None:

@@ -244,3 +244,24 @@ async def test_cancel_jobs_on_a_queued_fal_job_that_is_polling_sends_fals_cancel
         cancel = await anyio.to_thread.run_sync(fal_emu.wait_for_cancel)
     assert cancel.method == "PUT" and cancel.status == 202
     assert [j["status"] for j in result.structured_content["jobs"]] == ["cancelled"]
+
+
+@pytest.mark.parametrize(
+    ("which", "args", "usd"),
+    [
+        ("bfl", {"model": "flux-2-pro", "image_size": "high", "aspect_ratio": "1:1"}, 0.075),  # 2000x2000: 4 MP
+        ("bfl", {"n": 2}, 0.08),
+        ("fal", {"aspect_ratio": "1:1", "n": 2}, 0.05),  # square_hd: one megapixel each
+        ("fal", {"image_size": "high", "aspect_ratio": "16:9"}, 0.05),  # 1536x864: two started megapixels
+    ],
+)
+async def test_a_dry_run_estimates_what_the_provider_would_be_billed_and_a_cap_below_it_refuses(
+    tmp_path: Path, bfl_emu: BFLEmulator, fal_emu: FalEmulator, which: str, args: dict[str, Any], usd: float
+) -> None:
+    settings = settings_for(tmp_path, which, env_for(bfl=bfl_emu, fal=fal_emu))
+    async with connected(settings) as client:
+        dry = await client.call_tool("generate_image", {"prompt": PROMPT, "dry_run": True, **args})
+        capped = await client.call_tool("generate_image", {"prompt": PROMPT, "max_cost_usd": usd / 2, **args})
+    assert dry.structured_content["estimated_cost_usd"] == pytest.approx(usd)
+    assert capped.is_error and "max_cost_usd" in text_of(capped)
+    assert bfl_emu.submits() == [] and fal_emu.submits() == []

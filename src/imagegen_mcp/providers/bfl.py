@@ -393,12 +393,22 @@ class BFLProvider:
         plan.body = {k: v for k, v in body.items() if v is not None}
         return plan
 
+    def price_per_image(self, request: ProviderRequest) -> float | None:
+        """USD for one image of ``request`` as it would be sent (for the estimate before a call; costs.py);
+        None when the endpoint has no price or the request would be refused."""
+        try:
+            model, _ = self.model_for(request)
+        except e.ProviderError:
+            return None
+        width, height = _dimensions(model, request) or (None, None)
+        credits = model.credits_for(width, height)
+        return round(credits * self.catalogue.credit_usd, 6) if credits is not None else None
+
     def _size(self, request: ProviderRequest, plan: Plan) -> None:
         model, ratio, size = plan.model, request.aspect_ratio, request.image_size
-        if model.size in ("wh32", "wh16") and (ratio or size):
-            edge = LONG_EDGE[model.size][size or "medium"]
-            step = 32 if model.size == "wh32" else 16
-            plan.width, plan.height = queued.dimensions(ratio, edge, step, max_pixels=4_000_000)
+        found = _dimensions(model, request)
+        if found is not None:
+            plan.width, plan.height = found
             plan.body.update(width=plan.width, height=plan.height)
             return
         if size is not None:
@@ -449,6 +459,15 @@ class BFLProvider:
                 )
             )
         return checks
+
+
+def _dimensions(model: Model, request: ProviderRequest) -> tuple[int, int] | None:
+    """``width``/``height`` for the endpoints that take them, when the request sets a shape or size."""
+    ratio, size = request.aspect_ratio, request.image_size
+    if model.size not in ("wh32", "wh16") or not (ratio or size):
+        return None
+    edge = LONG_EDGE[model.size][size or "medium"]
+    return queued.dimensions(ratio, edge, 32 if model.size == "wh32" else 16, max_pixels=4_000_000)
 
 
 def _join(*parts: str) -> str:

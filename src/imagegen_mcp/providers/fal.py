@@ -85,6 +85,13 @@ PRESETS = {
     "3:4": "portrait_4_3",
     "9:16": "portrait_16_9",
 }
+PRESET_SIZES = {
+    "square_hd": (1024, 1024),
+    "landscape_4_3": (1024, 768),
+    "landscape_16_9": (1024, 576),
+    "portrait_4_3": (768, 1024),
+    "portrait_16_9": (576, 1024),
+}
 LONG_EDGE = {"low": 512, "medium": 1024, "high": 1536}
 ID_WEIGHT = {"strict": 1.0, "balanced": 0.8, "loose": 0.5}
 MEGAPIXEL = 1024 * 1024  # fal's unit: its square_hd preset (1024x1024) is one megapixel
@@ -489,6 +496,26 @@ class FalProvider:
             body.update(
                 upscale_factor=scale, creativity=creativity, resemblance=resemblance, prompt=request.prompt or None
             )
+
+    def price_per_image(self, request: ProviderRequest) -> float | None:
+        """USD for one image of ``request`` as it would be sent (for the estimate before a call; costs.py);
+        None when the endpoint has no documented price or the request would be refused."""
+        try:
+            model, _ = self.model_for(request)
+        except e.ProviderError:
+            return None
+        if model.usd_per_mp is None:
+            return None
+        body: dict[str, Any] = {}
+        try:
+            self._size(request, model, body)
+        except e.ProviderError:
+            return None
+        size = body.get("image_size")
+        width, height = (
+            (size["width"], size["height"]) if isinstance(size, dict) else PRESET_SIZES.get(str(size), (1024, 768))
+        )
+        return self._cost(model, [{"width": width, "height": height}])
 
     @staticmethod
     def _size(request: ProviderRequest, model: Model, body: dict[str, Any]) -> None:

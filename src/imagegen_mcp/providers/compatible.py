@@ -44,7 +44,7 @@ from imagegen_mcp.providers import openai_operations as operations
 from imagegen_mcp.providers import openai_wire as wire
 from imagegen_mcp.providers.base import Call, Capabilities, ModelInfo, ProviderRequest, ProviderResult
 from imagegen_mcp.providers.http import json_of
-from imagegen_mcp.providers.openai import OpenAIProvider, _configured_model
+from imagegen_mcp.providers.openai import OpenAIProvider, _configured_model, refuse_unhonoured
 from imagegen_mcp.providers.openai_catalogue import ModelSpec
 
 if TYPE_CHECKING:
@@ -87,7 +87,9 @@ class CompatibleProvider(OpenAIProvider):
         }
         from dataclasses import replace
 
-        return replace(caps, operations=merged, default_models={op: self.default_model for op in merged})
+        # An operation the default model cannot do (remove_background on gpt-image-2) keeps a model that can.
+        defaults = {op: caps.default_models.get(op, self.default_model) for op in merged}
+        return replace(caps, operations=merged, default_models=defaults)
 
     @property
     def configured(self) -> bool:
@@ -159,7 +161,10 @@ class CompatibleProvider(OpenAIProvider):
         base = await self.api_base()  # discovery errors (auth, no API here) surface before anything else
         request = replace(request, model=await self._model_for(request.model))
         spec = await self.spec_for(request.model)
-        if operations.path_for(request, spec) == "/images/edits" and not await self._serves_edits(base):
+        path = operations.path_for(request, spec)
+        if path == "/images/edits":  # what the model cannot do is refused before the probe, too
+            refuse_unhonoured(spec, request, path, self.catalogue.live_models(self.today))
+        if path == "/images/edits" and not await self._serves_edits(base):
             raise e.ModelNotFoundError(
                 f"the gateway at {base} has no /images/edits (it answered 404), so it cannot {request.operation} "
                 "images; nothing was sent",

@@ -83,6 +83,8 @@ class Settings:
     default_image_size: str | None = None
     # Where each default came from: key -> "environment" | "IMAGEGEN_CONFIG" | "remembered (<file>)".
     default_sources: Mapping[str, str] = field(default_factory=dict)
+    # IMAGEGEN_RESOURCE_LINKS=off: results carry file links as text (agent frameworks; docs/interop.md).
+    resource_links: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -143,6 +145,7 @@ class Settings:
             default_aspect_ratio=chosen.get("aspect_ratio"),
             default_image_size=chosen.get("image_size"),
             default_sources=MappingProxyType(sources),
+            resource_links=_on_off(env, "IMAGEGEN_RESOURCE_LINKS", True),
         )
 
     def provider_variables(self) -> Mapping[str, str]:
@@ -382,6 +385,17 @@ def _defaults(env: Mapping[str, str], file: Mapping[str, Any]) -> tuple[dict[str
                 sources[key] = where
                 break
     return chosen, sources
+
+
+def _on_off(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("on", "1", "true", "yes"):
+        return True
+    if raw in ("off", "0", "false", "no"):
+        return False
+    raise ConfigError(f"{name}={raw!r} is not on or off", f"set {name}=on or {name}=off, or unset it")
 
 
 def _optional_number(env: Mapping[str, str], name: str, maximum: float = 1_000_000) -> float | None:

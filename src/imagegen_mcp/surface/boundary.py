@@ -32,6 +32,7 @@ from mcp.server.mcpserver.exceptions import (
     UnexpectedToolError,
 )
 from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
+from mcp.types import CallToolResult, ResourceLink, TextContent
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 from pydantic_core import InitErrorDetails
@@ -104,6 +105,7 @@ class ImagegenServer(MCPServer[Services]):
     not-found codes and real image MIME types."""
 
     secrets: tuple[str, ...] = ()
+    resource_links: bool = True  # IMAGEGEN_RESOURCE_LINKS=off: links become text (see without_links)
 
     def add_tool(self, fn: Any, *args: Any, **kwargs: Any) -> None:
         super().add_tool(fn, *args, **kwargs)
@@ -125,7 +127,8 @@ class ImagegenServer(MCPServer[Services]):
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
         try:
-            return await super().call_tool(name, arguments, context)
+            result = await super().call_tool(name, arguments, context)
+            return result if self.resource_links else without_links(result)
         except UnexpectedToolError as exc:
             raise self.crash(f"tool {name}", name, root_cause(exc)) from None
         except ToolError as exc:
@@ -174,6 +177,23 @@ class ImagegenServer(MCPServer[Services]):
             f"internal error in {name}: {type(exc).__name__}; the server log (stderr) has the details — "
             "call again; if it fails the same way, run preflight and report the server log"
         )
+
+
+def without_links(result: Any) -> Any:
+    """Each ``resource_link`` as a line of text naming its uri (and path), for hosts that cannot take links.
+
+    langchain-mcp-adapters turns an image ``resource_link`` into an image block whose url is our
+    ``imagegen://`` uri, which ChatOpenAI and ChatAnthropic send on and the APIs reject (docs/interop.md).
+    The text keeps everything the link said; the preview image and structured content are unchanged.
+    """
+    if not isinstance(result, CallToolResult):
+        return result
+    content = [
+        TextContent(type="text", text=f"{b.description or b.title or b.name}: {b.uri}")
+        if isinstance(b, ResourceLink) else b
+        for b in result.content
+    ]  # fmt: skip
+    return result.model_copy(update={"content": content})
 
 
 def protocol_version(context: Any) -> str | None:

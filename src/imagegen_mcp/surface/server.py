@@ -110,6 +110,7 @@ def build_server(settings: Settings | None = None, *, on_closed: Callable[[], No
         **auth,
     )
     mcp.secrets = settings.secrets()
+    mcp.resource_links = settings.resource_links
     register(mcp, settings)
     register_templates(mcp)  # prompts/list: portrait, product, landscape, concept, scene, ecommerce
     register_edit_tools(mcp)  # edit_image, upscale_image

@@ -87,7 +87,7 @@ def q(make: Factory, clock: Clock) -> SqlJobStore:
 def test_ids_are_short_sortable_and_unique() -> None:
     ids = [new_id("j") for _ in range(2000)]
     assert len(set(ids)) == 2000
-    assert all(len(i) == 18 and i.startswith("j_") for i in ids)
+    assert all(len(i) == 28 and i.startswith("j_") for i in ids)  # 16 random characters: 80 bits
     assert ids[0][:12] <= ids[-1][:12]  # the time part sorts
 
 

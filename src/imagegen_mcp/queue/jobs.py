@@ -1,6 +1,7 @@
 """What the queue stores about a job, and who may hold it.
 
-- ids: ``j_`` / ``r_`` + 10 characters of milliseconds (sortable) + 6 random ones;
+- ids: ``j_`` / ``r_`` + 10 characters of milliseconds (sortable) + 16 random ones (80 bits from
+  ``secrets``: a job id cannot be guessed from another one, or from a path);
 - lease owners: ``host/pid/token``, so a reclaim can tell a live worker on this machine from a dead
   one (see :func:`owner_alive`);
 - :class:`Job`: one row of the ``jobs`` table, JSON columns decoded (by :mod:`imagegen_mcp.queue.rows`).
@@ -19,10 +20,11 @@ _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
 
 
 def new_id(prefix: str) -> str:
-    """``j_`` + 10 time characters (ms, sortable) + 6 random ones: ``j_01jdz8k3xqv7m2ta9c``."""
+    """``j_`` + 10 time characters (ms, sortable) + 16 random ones (unguessable):
+    ``j_01jdz8k3xqv7m2ta9c4hw0nb5e8z``."""
     ms = int(time.time() * 1000)
     stamp = "".join(_CROCKFORD[(ms >> shift) & 31] for shift in range(45, -1, -5))
-    rand = "".join(secrets.choice(_CROCKFORD) for _ in range(6))
+    rand = "".join(secrets.choice(_CROCKFORD) for _ in range(16))
     return f"{prefix}_{stamp}{rand}"
 
 

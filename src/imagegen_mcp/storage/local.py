@@ -35,7 +35,7 @@ MAX_IMAGE_BYTES = 64 * MIB
 # (".webp"), and the temporary names used while writing (".<name>.<token>.tmp" here,
 # ".<name>.<job id>.tmp" in the queue's placement).
 NAME_MAX = 255
-NAME_RESERVE = len("-4-9999") + len(".webp") + len("..j_0123456789abcdef.tmp") + 8
+NAME_RESERVE = len("-4-9999") + len(".webp") + len("..j_0123456789abcdefghjkmnpqrs.tmp") + 8
 # Generation is refused when the output disk has less free space than this (IMAGEGEN_MIN_FREE_MB).
 DEFAULT_MIN_FREE_BYTES = 64 * MIB
 

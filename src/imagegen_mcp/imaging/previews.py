@@ -22,6 +22,11 @@ def preview(data: bytes, *, budget: int = PREVIEW_BUDGET_BYTES, long_edge: int =
     """A JPEG no larger than ``budget`` bytes, long edge at most ``long_edge`` px."""
     from PIL import Image
 
+    from imagegen_mcp.imaging import strips
+
+    small = strips.thumbnail(data, long_edge)  # a large PNG, reduced band by band: the same pixels, less memory
+    if small is not None:
+        return _fit_jpeg(_flatten(small), budget, long_edge)
     with Image.open(io.BytesIO(data)) as im:
         im.draft("RGB", (long_edge, long_edge))  # JPEG: decode at reduced scale, cheaply
         im.thumbnail((long_edge, long_edge), Image.Resampling.LANCZOS)  # in place: no full-size copies

@@ -43,6 +43,9 @@ def serve(settings: Settings, *, transport: str = "stdio", host: str = "127.0.0.
             "or bind --host 127.0.0.1",
         )
     security = host_checks(host, settings.allowed_hosts) if transport != "stdio" else None
+    from imagegen_mcp.memory import return_large_buffers
+
+    return_large_buffers()  # big image buffers go back to the system when freed (memory.py)
     closed = threading.Event()
     mcp = build_server(settings, on_closed=closed.set)
     if transport != "stdio":

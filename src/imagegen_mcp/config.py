@@ -19,7 +19,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from imagegen_mcp.errors import ConfigError
-from imagegen_mcp.providers.registry import BASE_VARIABLES, BY_NAME, NAMES, SECRET_VARIABLES, is_configured
+from imagegen_mcp.providers.registry import (
+    BASE_VARIABLES,
+    BY_NAME,
+    NAMES,
+    OPTION_VARIABLES,
+    SECRET_VARIABLES,
+    is_configured,
+)
 from imagegen_mcp.storage.objects import StorageConfig, storage_config
 
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
@@ -231,7 +238,7 @@ def _provider_env(env: Mapping[str, str], file: Mapping[str, Any]) -> dict[str, 
             )
         if entry.base_variable and isinstance(section.get("base_url"), str):
             found[entry.base_variable] = section["base_url"].strip()
-    for variable in (*SECRET_VARIABLES, *BASE_VARIABLES, "FAL_API_KEY"):
+    for variable in (*SECRET_VARIABLES, *BASE_VARIABLES, *OPTION_VARIABLES, "FAL_API_KEY"):
         value = env.get(variable, "").strip()
         if value:
             found[variable] = value

@@ -33,7 +33,7 @@ OutputFormat = Literal["png", "jpeg", "webp"]
 MAX_REFERENCES = 8
 
 # providers/registry.py, in order
-ProviderName = Literal["openrouter", "openai", "compatible", "bfl", "fal", "local", "placeholder"]
+ProviderName = Literal["openrouter", "openai", "compatible", "bfl", "fal", "a1111", "local", "placeholder"]
 
 MAX_IMAGES_PER_CALL = 4
 

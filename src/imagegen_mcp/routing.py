@@ -160,10 +160,11 @@ class Router:
                 f"use one of: {', '.join(self.order)} (or leave {where} unset for automatic routing)",
             )
         if not self.providers.configured(name):
-            variables = BY_NAME[name].key_variables
+            entry = BY_NAME[name]  # a local server (a1111, comfyui) is configured by its base URL alone
+            first = entry.key_variables[0] if entry.key_variables else entry.base_variable
             raise e.AuthError(
-                f"{' or '.join(variables)} is not set, so {name} cannot be used (nothing was sent)",
-                f"export {variables[0]}=… (then restart the server), or call with provider='placeholder'",
+                f"{entry.missing()} is not set, so {name} cannot be used (nothing was sent)",
+                f"export {first}=… (then restart the server), or call with provider='placeholder'",
             )
         provider = self.providers[name]
         caps = provider.capabilities

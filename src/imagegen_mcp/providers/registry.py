@@ -28,6 +28,17 @@ class Entry:
     default_base_url: str | None = None
     needs_base_url: bool = False  # configured only when the base URL is set too (gateways, local servers)
     always: bool = False  # local/offline providers: always configured
+    # Optional variables read into ``Settings.provider_env`` beside the key and base URL; the secret
+    # ones are redacted like keys (``STABLE_DIFFUSION_LOCAL_AUTH``). Neither configures the provider.
+    secret_variables: tuple[str, ...] = ()
+    option_variables: tuple[str, ...] = ()
+
+    def missing(self) -> str:
+        """What configures it, for messages: ``OPENAI_API_KEY``, ``COMFYUI_BASE_URL``…"""
+        needs = [" or ".join(self.key_variables)] if self.key_variables else []
+        if self.base_variable and (self.needs_base_url or not self.key_variables):
+            needs.append(self.base_variable)
+        return " and ".join(needs)
 
 
 ENTRIES: tuple[Entry, ...] = (
@@ -38,12 +49,15 @@ ENTRIES: tuple[Entry, ...] = (
           needs_base_url=True),
     Entry("bfl", "bfl:BFLProvider", ("BFL_API_KEY",), "BFL_BASE_URL", "https://api.bfl.ai"),
     Entry("fal", "fal:FalProvider", ("FAL_KEY", "FAL_API_KEY"), "FAL_QUEUE_URL", "https://queue.fal.run"),
+    Entry("a1111", "a1111:A1111Provider", (), "STABLE_DIFFUSION_LOCAL_BASE_URL", None, needs_base_url=True,
+          secret_variables=("STABLE_DIFFUSION_LOCAL_AUTH",)),
     Entry("local", "local:LocalProvider", always=True),
     Entry("placeholder", "placeholder:PlaceholderProvider", always=True),
 )  # fmt: skip
 BY_NAME = {entry.name: entry for entry in ENTRIES}
 NAMES = tuple(entry.name for entry in ENTRIES)
-SECRET_VARIABLES = tuple(v for entry in ENTRIES for v in entry.key_variables)
+SECRET_VARIABLES = tuple(v for entry in ENTRIES for v in (*entry.key_variables, *entry.secret_variables))
+OPTION_VARIABLES = tuple(v for entry in ENTRIES for v in entry.option_variables)
 BASE_VARIABLES = tuple(entry.base_variable for entry in ENTRIES if entry.base_variable)
 
 

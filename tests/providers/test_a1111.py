@@ -245,3 +245,18 @@ async def test_errors_in_the_a1111_envelope_become_named_tool_errors(a1111: A111
                                    "errors": ""}, base_url="", model="x")  # fmt: skip
     assert isinstance(crashed, e.ProviderDownError) and "CUDA out of memory" in crashed.message
     assert json.loads(json.dumps(wire.info_of({"info": '{"seed": 3, "prompt": "p"}'}))) == {"seed": 3}
+
+
+async def test_the_auth_variable_is_read_and_kept_secret_and_the_base_url_alone_configures(tmp_path: Any) -> None:
+    from imagegen_mcp.config import Settings
+
+    env = {
+        "STABLE_DIFFUSION_LOCAL_BASE_URL": "http://127.0.0.1:7860",
+        "STABLE_DIFFUSION_LOCAL_AUTH": "artist:a-long-secret",
+        "IMAGEGEN_OUTPUT_DIR": str(tmp_path),
+    }
+    settings = Settings.from_env(env)
+    assert settings.provider == "auto"  # a configured local server makes routing automatic
+    assert settings.provider_env["STABLE_DIFFUSION_LOCAL_AUTH"] == "artist:a-long-secret"
+    assert "artist:a-long-secret" in settings.secrets()
+    assert e.redact("said artist:a-long-secret", settings.secrets()) != "said artist:a-long-secret"

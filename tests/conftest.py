@@ -16,7 +16,13 @@ from imagegen_mcp.config import Settings
 from imagegen_mcp.surface.server import build_server
 from tests.emulator.openrouter import Emulator
 
-pytest_plugins = ["tests.openai_fixtures", "tests.storage.s3_fixtures", "tests.bfl_fal_fixtures", "tests.pg_fixtures", "tests.localsd_fixtures"]
+pytest_plugins = [
+    "tests.openai_fixtures",
+    "tests.storage.s3_fixtures",
+    "tests.bfl_fal_fixtures",
+    "tests.pg_fixtures",
+    "tests.localsd_fixtures",
+]
 
 
 @pytest.fixture

@@ -119,3 +119,27 @@ async def test_pinning_an_unconfigured_local_server_names_its_base_url_variable(
     assert result.is_error
     assert "STABLE_DIFFUSION_LOCAL_BASE_URL is not set" in text_of(result)
     assert "export STABLE_DIFFUSION_LOCAL_BASE_URL=" in text_of(result)
+
+
+async def test_a1111_inpaints_outpaints_upscales_and_edits_through_mcp(tmp_path: Path, a1111: A1111Emulator) -> None:
+    settings = settings_for(tmp_path, "a1111", **a1111_env(a1111))
+    async with connected(settings) as client:
+        made = await client.call_tool("generate_image", {"prompt": PROMPT})
+        assert not made.is_error, text_of(made)
+        image = made.structured_content["images"][0]["uri"]  # generated here: no upload consent needed
+        calls = {
+            "inpaint": ("edit_image", {"image": image, "mode": "inpaint", "prompt": "a red door in the wall",
+                                       "mask_box": [0.25, 0.25, 0.75, 0.75]}),
+            "outpaint": ("edit_image", {"image": image, "mode": "outpaint", "prompt": "more of the snowy field",
+                                        "expand": {"left": 128, "right": 128}}),
+            "edit": ("edit_image", {"image": image, "mode": "edit", "prompt": "Make the sky orange"}),
+            "upscale": ("upscale_image", {"image": image, "scale": 2}),
+        }  # fmt: skip
+        for op, (tool, args) in calls.items():
+            result = await client.call_tool(tool, args)
+            assert not result.is_error, f"{op}: {text_of(result)}"
+            assert result.structured_content["provider"] == "a1111" and result.structured_content["cost_usd"] == 0
+            assert result.structured_content["operation"] == op
+    masked = [r.json for r in a1111.posts("/img2img") if "mask" in r.json]
+    assert [m["inpaint_full_res"] for m in masked] == [True, False]  # inpaint, then outpaint
+    assert a1111.posts("/extra-single-image")

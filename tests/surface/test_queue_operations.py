@@ -122,3 +122,11 @@ async def test_a_generate_result_keeps_the_providers_metadata_on_its_attempt(set
         result = await c.call_tool("generate_image", {"prompt": "A lighthouse on a cliff at dusk, oil painting"})
     [attempt] = result.structured_content["attempts"]  # type: ignore[index]
     assert attempt["meta"] == {"operation": "generate", "offline": True}
+
+
+async def test_prompts_alone_without_a_shared_prompt_enqueue_one_job_each(settings: Settings) -> None:
+    async with Client(build_server(settings)) as c:
+        enq = await c.call_tool("enqueue_images", {"prompts": ["A red fox in snow", "A grey wolf in fog"]})
+        assert not enq.is_error, text_of(enq)
+        done = await finished(c, enq.structured_content["request_id"])  # type: ignore[index]
+    assert done["totals"]["succeeded"] == 2

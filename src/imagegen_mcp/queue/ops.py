@@ -210,7 +210,8 @@ async def validate(services: Services, req: EnqueueRequest, first_target: str) -
     """Everything the pipeline would refuse, found now (a dry run: nothing is sent); the hints."""
     # The dry run builds the provider chain too: no configured provider (or an unconfigured pinned one)
     # is refused here, before any job exists.
-    dry = await generate(services, req.generate_request(first_target), dry_run=True, lint_options=req.lint_options())
+    first = req.generate_request(first_target).model_copy(update={"prompt": req.variant_prompt(0)})
+    dry = await generate(services, first, dry_run=True, lint_options=req.lint_options())
     return dry.hints
 
 

@@ -93,4 +93,4 @@ ConsistencyArg = Annotated[Consistency | None, Field()]  # the enum says it all
 BackgroundArg = Annotated[Background | None, Field()]  # transparent: a real alpha channel, or refused
 OutputFormatArg = Annotated[OutputFormat | None, Field()]
 NegativePrompt = Annotated[str | None, Field(max_length=4000, description="What to avoid")]
-Seed = Annotated[int | None, Field(description="Repeatable")]  # bounds checked by GenerateOptions
+Seed = Annotated[int | None, Field(description="Reuse")]  # bounds checked by GenerateOptions
